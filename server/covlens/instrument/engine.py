@@ -1,0 +1,59 @@
+"""The engine interface, and the choice between the AST and sys.monitoring engines."""
+
+from __future__ import annotations
+
+import sys
+from types import CodeType
+from typing import Any, Protocol
+
+from covlens.instrument.recorder import FileHits
+
+
+class Engine(Protocol):
+    """Turns a module's source into code that records its executed lines into a FileHits."""
+
+    name: str
+
+    def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+        """Instrumented code for the module, and names to place in its globals before it runs.
+
+        Raises SyntaxError exactly as compile() would; RecursionError when the code is nested too deep.
+        """
+        ...
+
+    def new_context(self) -> None:
+        """Called at every context switch (re-arm disabled events, if the engine disables them)."""
+        ...
+
+    def close(self) -> None:
+        """Release global resources (tool ids, callbacks)."""
+        ...
+
+
+def monitoring_available() -> bool:
+    return sys.version_info >= (3, 12) and hasattr(sys, "monitoring")
+
+
+def resolve_engine_name(requested: str) -> str:
+    """'auto' -> 'monitor' where sys.monitoring exists, else 'ast'; an explicit 'monitor' needs 3.12+."""
+    if requested == "auto":
+        return "monitor" if monitoring_available() else "ast"
+    if requested == "monitor" and not monitoring_available():
+        raise ValueError(
+            f"engine 'monitor' needs Python 3.12 or newer (this is {sys.version.split()[0]}); "
+            "set engine = \"ast\" or \"auto\" in [tool.covlens]"
+        )
+    if requested not in ("ast", "monitor"):
+        raise ValueError(f"unknown engine {requested!r}; use 'auto', 'ast' or 'monitor'")
+    return requested
+
+
+def create_engine(requested: str = "auto") -> Engine:
+    name = resolve_engine_name(requested)
+    if name == "monitor":
+        from covlens.instrument.engine_monitor import MonitorEngine
+
+        return MonitorEngine()
+    from covlens.instrument.engine_ast import AstEngine
+
+    return AstEngine()

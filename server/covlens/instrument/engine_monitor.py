@@ -1,0 +1,137 @@
+"""The sys.monitoring engine (3.12+): LINE events on the module's own code objects, disabled after the first hit."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from types import CodeType
+from typing import Any
+
+from covlens.instrument.recorder import FileHits
+
+# Tool ids 0-2 and 5 are claimed by convention (debugger, coverage.py's sysmon core, profiler, optimizer);
+# 3 and 4 are unassigned. Never take COVERAGE_ID: users may run coverage.py next to covlens.
+CANDIDATE_TOOL_IDS = (3, 4)
+TOOL_NAME = "covlens"
+
+
+def _line_callback(table: dict[int, set[int]]) -> Callable[[CodeType, int], Any]:
+    """The LINE callback: the hot path, so every name it touches is a fast local bound here."""
+    disable = sys.monitoring.DISABLE
+
+    def on_line(code: CodeType, line: int, _table: dict[int, set[int]] = table, _id: Any = id, _disable: Any = disable) -> Any:
+        # Keyed by id(code), not by the code object: code objects compare by content (two identical
+        # functions in different files are equal, and hashing one walks its constants every time).
+        # The engine keeps every registered code object alive, so an id is never reused while it is a key.
+        try:
+            _table[_id(code)].add(line)
+        except Exception:
+            # An exception raised here would surface in the user's test at this line; a lost hit is the lesser harm.
+            pass
+        return _disable
+
+    return on_line
+
+
+def _code_objects(code: CodeType) -> list[CodeType]:
+    """`code` and every code object nested in its constants (functions, classes, lambdas, genexps), without recursion."""
+    found = [code]
+    stack = [code]
+    while stack:
+        for const in stack.pop().co_consts:
+            if isinstance(const, CodeType):
+                found.append(const)
+                stack.append(const)
+    return found
+
+
+def _claim_tool_id() -> int:
+    monitoring = sys.monitoring
+    for tool in CANDIDATE_TOOL_IDS:
+        try:
+            monitoring.use_tool_id(tool, TOOL_NAME)
+        except ValueError:
+            continue  # held by another tool (or another live MonitorEngine)
+        return tool
+    holders = ", ".join(f"{tool}={monitoring.get_tool(tool)!r}" for tool in CANDIDATE_TOOL_IDS)
+    raise RuntimeError(
+        f"covlens cannot use sys.monitoring: tool ids {CANDIDATE_TOOL_IDS} are all in use ({holders}); "
+        'close the other MonitorEngine or tool holding them, or set engine = "ast" in [tool.covlens]'
+    )
+
+
+class MonitorEngine:
+    """Records executed lines with sys.monitoring LINE events set locally on each instrumented code object.
+
+    Each engine claims its own tool id (3, else 4) and frees it in close(), so engines can be created one after
+    another in a process. Two can live at once: each sees only the code objects it compiled, and either one's
+    new_context() re-arms both (restart_events is process-wide; a re-armed line that runs again is recorded
+    again, which is correct for the running context). A third live engine raises RuntimeError. restart_events also
+    re-arms what coverage.py's sysmon core disabled, when it runs alongside: harmless, it only costs it a callback.
+
+    Code objects are never released before close(): a module reloaded N times keeps N generations alive (and each
+    keeps recording into the same FileHits set), the price of an id-keyed table that can never be fooled by a reused id.
+    """
+
+    name = "monitor"
+
+    def __init__(self) -> None:
+        monitoring = sys.monitoring
+        self._events = monitoring.events.LINE
+        self._lock = threading.Lock()
+        # id(code) -> the hit set of its file. Written only under the lock, and always before the code object's
+        # events are switched on, so the callback never sees an armed code object that is not in the table.
+        self._table: dict[int, set[int]] = {}
+        # Strong references keep every registered id valid (and let close() switch their events off).
+        self._codes: list[CodeType] = []
+        self._tool = _claim_tool_id()
+        self._closed = False
+        try:
+            monitoring.register_callback(self._tool, self._events, _line_callback(self._table))
+        except BaseException:
+            monitoring.free_tool_id(self._tool)
+            raise
+
+    @property
+    def tool_id(self) -> int:
+        return self._tool
+
+    def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+        # Plain compile: the bytecode is the user's own, so tracebacks, line numbers and inspect all stay true.
+        code = compile(source, filename, "exec", dont_inherit=True)
+        codes = _code_objects(code)
+        hits = target.hits  # the set itself: one attribute lookup less in the callback, and the same set on reload
+        monitoring = sys.monitoring
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("MonitorEngine.compile() called after close()")
+            self._codes.extend(codes)
+            for each in codes:
+                self._table[id(each)] = hits
+            for each in codes:
+                monitoring.set_local_events(self._tool, each, self._events)
+        return code, {}
+
+    def new_context(self) -> None:
+        # Re-enable every LINE event disabled by a first hit, so the next test records its lines afresh.
+        if not self._closed:
+            sys.monitoring.restart_events()
+
+    def close(self) -> None:
+        """Switch off this engine's events and free its tool id; idempotent."""
+        monitoring = sys.monitoring
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            # free_tool_id() alone (3.12, 3.13) leaves the callback and the local events in place, and the next
+            # claimant of the same id would inherit them: remove both first.
+            try:
+                monitoring.register_callback(self._tool, self._events, None)
+                for code in self._codes:
+                    monitoring.set_local_events(self._tool, code, 0)
+            finally:
+                monitoring.free_tool_id(self._tool)
+                self._codes.clear()
+                self._table.clear()

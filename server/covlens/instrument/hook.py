@@ -1,0 +1,324 @@
+"""The sys.meta_path finder and wrapping loader that instrument modules as they are imported, with every guard."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+import threading
+import zipimport
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from covlens.config import Config
+from covlens.instrument import discover, early, lines
+from covlens.instrument.decision import INSTRUMENTED, Decision, make
+from covlens.instrument.engine import Engine, create_engine
+from covlens.instrument.policy import Policy, has_skip_pragma
+from covlens.instrument.recorder import Recorder
+from covlens.model import FileLines
+
+# Loaders whose source covlens knows how to read and whose behaviour it can reproduce exactly.
+_PLAIN_LOADERS: tuple[type, ...] = (importlib.machinery.SourceFileLoader, zipimport.zipimporter)
+
+
+def _summary(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class _Fallback(Exception):
+    """Raised inside the loader to import the module normally, carrying the Decision that says why."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.detail)
+        self.decision = decision
+
+
+class CovlensLoader:
+    """Wraps the loader the normal machinery chose; exec_module runs instrumented code or falls back to it."""
+
+    def __init__(self, inner: Any, instrumenter: Instrumenter, module: str, origin: str, decision: Decision) -> None:
+        self._inner = inner
+        self._instrumenter = instrumenter
+        self._module = module
+        self._origin = origin
+        self._decision = decision
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        create = getattr(self._inner, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: ModuleType) -> None:
+        inst = self._instrumenter
+        try:
+            code, inject = inst._compile(self._module, self._origin, self._inner)
+        except _Fallback as fallback:
+            inst._record(fallback.decision)
+            self._inner.exec_module(module)
+            return
+        except BaseException as exc:  # noqa: BLE001 - a broken instrumenter must never break the user's import
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            inst._record(make(self._module, self._origin, "error",
+                              f"instrumenting raised {_summary(exc)}; imported normally instead",
+                              f"engine: {inst.engine_name}"))
+            # The plain loader reproduces the user's own behaviour, including the very same SyntaxError.
+            self._inner.exec_module(module)
+            return
+        inst._record(self._decision)
+        module.__dict__.update(inject)
+        exec(code, module.__dict__)
+
+    def __getattr__(self, name: str) -> Any:
+        # get_source, get_filename, is_package, get_resource_reader, get_data...: the inner loader answers.
+        return getattr(self._inner, name)
+
+
+class CovlensFinder:
+    """A meta-path finder: asks the finders after it for the spec, decides, and wraps the loader when instrumenting."""
+
+    def __init__(self, instrumenter: Instrumenter) -> None:
+        self._instrumenter = instrumenter
+        self._local = instrumenter._busy
+
+    def find_spec(self, fullname: str, path: Any = None, target: ModuleType | None = None) -> Any:
+        inst = self._instrumenter
+        if getattr(self._local, "busy", None):
+            # Re-entrancy guard: an import made while covlens itself is finding or instrumenting goes the normal way.
+            inst._note_reentrant(fullname, self._local.busy)
+            return None
+        if fullname in sys.builtin_module_names:
+            return None  # cheap early bail-out: nothing to find, nothing to instrument
+        self._local.busy = fullname
+        try:
+            spec = self._find_with_others(fullname, path, target)
+            if spec is None:
+                return None
+            try:
+                return self._decide(fullname, spec)
+            except Exception as exc:  # noqa: BLE001 - fall back to the spec the normal machinery found
+                inst._record(make(fullname, getattr(spec, "origin", None), "error",
+                                  f"deciding raised {_summary(exc)}; imported normally instead", "covlens hook"))
+                return spec
+        finally:
+            self._local.busy = None
+
+    def _find_with_others(self, fullname: str, path: Any, target: ModuleType | None) -> Any:
+        for finder in list(sys.meta_path):
+            if finder is self or isinstance(finder, CovlensFinder):
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                return spec
+        return None
+
+    def _decide(self, fullname: str, spec: Any) -> Any:
+        inst = self._instrumenter
+        namespace = spec.origin is None and spec.submodule_search_locations is not None
+        origin = spec.origin
+        decision = inst.policy.decide(fullname, origin, namespace=namespace)
+        if decision.action != INSTRUMENTED:
+            inst._record(decision)
+            return spec
+        loader = spec.loader
+        if not isinstance(loader, _PLAIN_LOADERS):
+            inst._record(make(fullname, origin, "guard",
+                              f"loaded by {type(loader).__module__}.{type(loader).__qualname__}, not a plain source "
+                              "loader; covlens leaves such loaders alone", "built-in rule: plain source loaders only"))
+            return spec
+        spec.loader = CovlensLoader(loader, inst, fullname, origin, decision)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+class Instrumenter:
+    """Installs the finder, collects decisions and hits; the one object the worker talks to."""
+
+    def __init__(self, config: Config, on_decision: Callable[[Decision], None] | None = None,
+                 engine: Engine | None = None) -> None:
+        self.config = config
+        self.policy = Policy(config)
+        self.recorder = Recorder()
+        self.engine = engine if engine is not None else create_engine(config.engine)
+        self.engine_name = self.engine.name
+        self._lock = threading.RLock()
+        # Per thread: the module covlens is busy finding or instrumenting (re-entrancy guard), else None.
+        self._busy = threading.local()
+        self.finder = CovlensFinder(self)
+        self._on_decision = on_decision
+        self._decisions: dict[str, Decision] = {}
+        self._installed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Record what was imported before now, then put the finder first in sys.meta_path."""
+        importers = early.startup_importers(self.policy.site_dirs)
+        for name, module in list(sys.modules.items()):
+            self._note_preexisting(name, module, importers)
+        if self.finder not in sys.meta_path:
+            sys.meta_path.insert(0, self.finder)
+        self._installed = True
+
+    def ensure_first(self) -> bool:
+        """Put the finder back at sys.meta_path[0]; True if a test had removed it."""
+        if not self._installed:
+            return False
+        removed = self.finder not in sys.meta_path
+        if removed:
+            sys.meta_path.insert(0, self.finder)
+        elif sys.meta_path[0] is not self.finder:
+            sys.meta_path.remove(self.finder)
+            sys.meta_path.insert(0, self.finder)
+        return removed
+
+    def uninstall(self) -> None:
+        while self.finder in sys.meta_path:
+            sys.meta_path.remove(self.finder)
+        self._installed = False
+
+    def switch_context(self, name: str) -> tuple[str, dict[str, frozenset[int]]]:
+        previous, hits = self.recorder.switch_context(name)
+        self.engine.new_context()
+        return previous, hits
+
+    def decisions(self) -> list[Decision]:
+        with self._lock:
+            return list(self._decisions.values())
+
+    def file_lines(self) -> dict[str, FileLines]:
+        return {
+            path: FileLines(path, fh.module, fh.lines.statements, fh.lines.excluded)
+            for path, fh in self.recorder.files().items()
+        }
+
+    def finish(self) -> list[Decision]:
+        """Decisions for modules the hook never saw and for source files no test imported; then uninstall."""
+        self.uninstall()
+        decided_paths = {os.path.realpath(d.path) for d in self.decisions() if d.path}
+        for name, module in list(sys.modules.items()):
+            origin = self._origin_of(module)
+            if origin is None:
+                continue
+            if name in self._decisions or os.path.realpath(origin) in decided_paths:
+                decided_paths.add(os.path.realpath(origin))  # e.g. a re-entrant import, decided without a path
+                continue
+            decision = self.policy.decide(name, origin)
+            if decision.action == INSTRUMENTED:
+                decision = make(name, origin, "guard",
+                                "imported while covlens's hook was not on sys.meta_path (a test removed it?); "
+                                "its code ran without measurement", "covlens hook")
+            self._record(decision)
+            decided_paths.add(os.path.realpath(origin))
+        roots = self.config.sources or (self.config.root,)
+        for module_name, path in discover.source_files(tuple(roots)):
+            if os.path.realpath(path) in decided_paths:
+                continue
+            decision = self.policy.decide(module_name, path)
+            if decision.action != INSTRUMENTED:
+                continue
+            try:
+                source = self._read_source(path)
+                if has_skip_pragma(source):
+                    self._record(make(module_name, path, "pragma", "the file has a `# covlens: skip-file` comment "
+                                      "(and no test imported it)", "# covlens: skip-file"))
+                    continue
+                facts = lines.analyze(source, path)
+                self.recorder.file(path, module_name, facts)
+                detail = f"under {decision.reason} {self.policy.relative(path)}, but no test imported it"
+            except (SyntaxError, ValueError, UnicodeDecodeError, OSError, RecursionError) as exc:
+                detail = f"no test imported it (and it cannot be analyzed: {_summary(exc)})"
+            self._record(make(module_name, path, "not-imported", detail, decision.rule))
+        self.engine.close()
+        return self.decisions()
+
+    # -- used by the finder and loader ---------------------------------------------------------------------
+
+    def _compile(self, module: str, origin: str, inner: Any) -> tuple[Any, dict[str, Any]]:
+        try:
+            source = inner.get_source(module)
+        except ImportError as exc:
+            raise _Fallback(make(module, origin, "no-source", f"the loader has no source: {_summary(exc)}",
+                                 "built-in rule: no source file")) from None
+        if source is None:
+            raise _Fallback(make(module, origin, "no-source", "the loader returned no source",
+                                 "built-in rule: no source file"))
+        if has_skip_pragma(source):
+            raise _Fallback(make(module, origin, "pragma", "the file opts out with `# covlens: skip-file`",
+                                 "# covlens: skip-file"))
+        previous = getattr(self._busy, "busy", None)
+        self._busy.busy = module
+        try:
+            facts = lines.analyze(source, origin)
+            target = self.recorder.file(origin, module, facts)
+            return self.engine.compile(source, origin, target)
+        except SyntaxError as exc:
+            raise _Fallback(make(module, origin, "error",
+                                 f"{_summary(exc)}; imported normally, which raises it as usual",
+                                 f"engine: {self.engine_name}")) from None
+        except (RecursionError, MemoryError) as exc:
+            raise _Fallback(make(module, origin, "guard",
+                                 f"code nested too deep to instrument ({type(exc).__name__}); imported normally",
+                                 "depth guard")) from None
+        finally:
+            self._busy.busy = previous
+
+    def _record(self, decision: Decision) -> None:
+        with self._lock:
+            key = decision.module
+            if self._decisions.get(key) == decision:
+                return
+            self._decisions[key] = decision
+        if self._on_decision is not None:
+            try:
+                self._on_decision(decision)
+            except Exception:  # noqa: BLE001 - a broken listener must not break an import
+                pass
+
+    def _note_reentrant(self, fullname: str, busy_with: str) -> None:
+        with self._lock:
+            if fullname in self._decisions:
+                return
+        self._record(make(fullname, None, "guard",
+                          f"imported while covlens was busy importing {busy_with}; loaded the normal way",
+                          "re-entrancy guard"))
+
+    def _note_preexisting(self, name: str, module: ModuleType, importers: list[tuple[str, set[str]]]) -> None:
+        origin = self._origin_of(module)
+        spec = getattr(module, "__spec__", None)
+        namespace = origin is None and spec is not None and spec.submodule_search_locations is not None
+        if origin is None and not namespace:
+            return
+        try:
+            decision = self.policy.decide(name, origin, namespace=namespace)
+        except Exception:  # noqa: BLE001 - never let a strange module break installation
+            return
+        if decision.action == INSTRUMENTED:
+            who = early.importer_of(name, importers)
+            by = f"by {who}" if who else "during interpreter start-up or by the program that started the tests"
+            decision = make(name, origin, "already-imported",
+                            f"imported before covlens installed its hook, {by}; its code ran without measurement",
+                            who or "hook installed too late")
+        self._record(decision)
+
+    @staticmethod
+    def _origin_of(module: Any) -> str | None:
+        spec = getattr(module, "__spec__", None)
+        origin = getattr(spec, "origin", None) if spec is not None else None
+        if origin in (None, "built-in", "frozen"):
+            origin = getattr(module, "__file__", None) or origin
+        return origin if isinstance(origin, str) else None
+
+    @staticmethod
+    def _read_source(path: str) -> str:
+        import importlib.util
+
+        with open(path, "rb") as handle:
+            return importlib.util.decode_source(handle.read())
