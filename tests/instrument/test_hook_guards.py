@@ -280,3 +280,18 @@ def test_module_imported_by_sitecustomize_before_hook_is_reported_already_import
     assert (d.action, d.reason) == ("skipped", "already-imported")
     assert "sitecustomize" in d.detail and str(root / "sitecustomize.py") in d.detail
     assert run.decision("late").reason == "workspace"
+
+
+def test_instrumented_module_namespace_holds_only_what_the_user_wrote(tmp_path: Path):
+    root = workspace(tmp_path, {"mod.py": "import os\nX = 1\ndef f():\n    return X\n"})
+    import sys
+
+    for engine in ["ast"] + (["monitor"] if sys.version_info >= (3, 12) else []):
+        script = """
+            import mod
+            mod.f()
+            RESULT = sorted(k for k in vars(mod) if not (k.startswith("__") and k.endswith("__") and k[2:-2].isalpha()))
+        """
+        run = run_under_hook(root, script, engine=engine)
+        assert run.error is None and run.result == ["X", "f", "os"], engine
+        assert run.decision("mod").reason == "workspace" and run.hits_of(root, "mod.py") == [1, 2, 3, 4]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import builtins
+import itertools
+import threading
 from collections.abc import Mapping
 from types import CodeType
 from typing import Any
@@ -10,8 +13,10 @@ from typing import Any
 from covlens.instrument.lines import compile_tree, parse
 from covlens.instrument.recorder import FileHits
 
-# Global names the probes call. Dunder on both ends so class bodies never mangle them; the covlens prefix keeps
-# them clear of user names. The function is the file's `hits.add`, so a probe is one global lookup and one C call.
+# The name probes are compiled with. Dunder on both ends so class bodies never mangle it. After compiling, each
+# file's code gets its own name (`__covlens_hit_<n>__`) bound in `builtins` to that file's `hits.add`: a probe is
+# one (specialised) builtins lookup and one C call, and the module's own namespace stays exactly as the user wrote
+# it — code that walks `vars(module)` (toolz.curried does) sees nothing of covlens.
 HIT_NAME = "__covlens_hit__"
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -190,21 +195,45 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
 
+def _rename(code: CodeType, old: str, new: str) -> CodeType:
+    """`code` and every code object nested in it, with the global name `old` renamed to `new`."""
+    consts = tuple(_rename(c, old, new) if isinstance(c, CodeType) else c for c in code.co_consts)
+    names = tuple(new if n == old else n for n in code.co_names)
+    return code.replace(co_consts=consts, co_names=names)
+
+
 class AstEngine:
-    """Compiles a module with a probe before every statement coverage.py counts; no global state."""
+    """Compiles a module with a probe before every statement coverage.py counts."""
 
     name = "ast"
+
+    _counter = itertools.count()
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}  # path -> its probe's name in builtins
+
+    def _probe_name(self, target: FileHits) -> str:
+        with self._lock:
+            name = self._names.get(target.path)
+            if name is None:
+                name = self._names[target.path] = f"__covlens_hit_{next(self._counter)}__"
+        # A reload passes the same FileHits (same set): rebinding keeps every copy of the code recording into it.
+        setattr(builtins, name, target.hits.add)
+        return name
 
     def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
         tree = parse(source, filename)
         lines = target.lines
         _Instrumenter(lines.statements, lines.first_line).run(tree)
         code = compile_tree(tree, source, filename)
-        return code, {HIT_NAME: target.hits.add}
+        return _rename(code, HIT_NAME, self._probe_name(target)), {}
 
     def new_context(self) -> None:
         # Probes record every time they run: nothing to re-arm.
         pass
 
     def close(self) -> None:
+        # The builtins stay bound: instrumented functions may still run after the run ends (atexit, threads),
+        # and a probe must never raise NameError in user code.
         pass

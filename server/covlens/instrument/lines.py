@@ -9,6 +9,7 @@ import tokenize
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import CodeType
+from typing import Any
 
 # coverage.py's default `exclude_lines` (7.x), joined the way coverage joins a list of patterns. They are data,
 # not code: agreeing with coverage's excluded lines means matching exactly these patterns, and joining them
@@ -24,7 +25,13 @@ _EXCLUDE_RE = re.compile("|".join(f"(?:{p})" for p in DEFAULT_EXCLUDE_PATTERNS),
 _NON_CODE = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER})
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _SCOPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_STATEMENT_LEVEL = (ast.stmt, ast.excepthandler, ast.match_case) if hasattr(ast, "match_case") else (ast.stmt, ast.excepthandler)
+# The fields of statement nodes that hold statements, except handlers or match cases, in ast's field order.
+_STATEMENT_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+try:  # the C tokenizer behind tokenize (3.12+), private: used only through _raw_tokens, with a fallback
+    from _tokenize import TokenizerIter as _TokenizerIter  # type: ignore[import-not-found]
+except ImportError:  # 3.11 and older: tokenize is pure Python
+    _TokenizerIter = None
 
 
 class FirstLines(Mapping[int, int]):
@@ -166,11 +173,11 @@ def _code_lines(code: CodeType) -> set[int]:
     stack = [code]
     while stack:
         each = stack.pop()
-        # 3.14 compiles deferred annotations into `__annotate__` functions that almost never run; coverage skips them.
-        if each.co_name == "__annotate__":
-            continue
-        lines.update([line for _, _, line in each.co_lines()])
         stack.extend([const for const in each.co_consts if isinstance(const, CodeType)])
+        # 3.14 compiles deferred annotations into `__annotate__` functions that almost never run; coverage skips
+        # such a code object's own lines (the code nested in it still counts, as in any user function so named).
+        if each.co_name != "__annotate__":
+            lines.update([line for _, _, line in each.co_lines()])
     lines.discard(None)  # type: ignore[arg-type]
     lines.discard(0)
     return lines
@@ -189,26 +196,65 @@ def _pattern_lines(text: str) -> set[int]:
     return found
 
 
-def _tokens(text: str) -> list[tokenize.TokenInfo]:
-    return list(tokenize.generate_tokens(io.StringIO(text).readline))
+def _raw_tokens(text: str) -> Iterable[tuple[int, str, tuple[int, int], tuple[int, int], str]]:
+    """Token tuples for `text`, lazily; the C tokenizer's plain tuples where there is one (3.12+).
+
+    tokenize.generate_tokens wraps every token in a TokenInfo namedtuple, which costs as much as tokenizing;
+    the fields are the same, so read the tuples directly. Any failure to set that up falls back to tokenize.
+    """
+    readline = io.StringIO(text).readline
+    if _TokenizerIter is not None:
+        try:
+            return _TokenizerIter(readline, extra_tokens=True)  # type: ignore[no-any-return]
+        except TypeError:  # another private signature: use the public API
+            readline = io.StringIO(text).readline
+    return tokenize.generate_tokens(readline)
 
 
 def _scan_tokens(text: str) -> tuple[dict[int, int], set[int], bool]:
-    """One tokenize pass: the multi-line map, the pragma-excluded lines (with the suites they open), and emptiness.
-
-    The exclusion rules are coverage.py's: a line matching a pattern is excluded; when the header of a block (the
-    statement ending at a top-level colon) touches an excluded line, every statement of that block is excluded too.
-    Excluded lines are recorded as the last line of each excluded statement's first token; the caller maps them to
-    statement first lines.
-    """
+    """One tokenize pass: the multi-line map, the pragma-excluded lines (with the suites they open), and emptiness."""
     excluded = _pattern_lines(text)
-    multi: dict[int, int] = {}
     try:
-        tokens = _tokens(text)
+        if excluded:
+            multi, empty = _scan_with_exclusions(_raw_tokens(text), excluded)
+        else:
+            multi, empty = _scan_multi_line(_raw_tokens(text))
     except (tokenize.TokenError, SyntaxError):
         # compile() accepted the original text, but its normalized form does not tokenize (a form feed used as
         # indentation turned into a space). coverage gives up on such a file; count what the compiler sees.
-        return multi, excluded, False
+        return {}, excluded, False
+    return multi, excluded, empty
+
+
+def _scan_multi_line(tokens: Iterable[tuple[int, str, tuple[int, int], tuple[int, int], str]]) -> tuple[dict[int, int], bool]:
+    """The multi-line map and emptiness: the fast path for the (usual) file with no exclusion to propagate."""
+    multi: dict[int, int] = {}
+    non_code = _NON_CODE
+    newline = tokenize.NEWLINE
+    first_line = 0
+    empty = True
+    for kind, string, start, end, _ in tokens:
+        if kind == newline:
+            if first_line and end[0] != first_line:
+                for line in range(first_line, end[0] + 1):
+                    multi[line] = first_line
+            first_line = 0
+        elif not first_line and kind not in non_code and string.strip():
+            first_line = start[0]
+            empty = False
+    return multi, empty
+
+
+def _scan_with_exclusions(
+    tokens: Iterable[tuple[int, str, tuple[int, int], tuple[int, int], str]], excluded: set[int]
+) -> tuple[dict[int, int], bool]:
+    """The multi-line map and emptiness, extending `excluded` (in place) from block headers to their suites.
+
+    The rules are coverage.py's: when the header of a block (the statement up to a colon outside brackets) touches
+    an excluded line, every statement of the block is excluded too. Excluded lines are recorded as the last line of
+    each excluded statement's first token; the caller maps them to statement first lines.
+    """
+    multi: dict[int, int] = {}
     non_code = _NON_CODE
     newline = tokenize.NEWLINE
     indent_type = tokenize.INDENT
@@ -223,13 +269,12 @@ def _scan_tokens(text: str) -> tuple[dict[int, int], set[int], bool]:
     for kind, string, (start_line, _), (end_line, _), _ in tokens:
         if kind == op_type:
             if string == ":" and nesting == 0:
-                if not excluding and excluded and first_line:
-                    if any(line in excluded for line in range(first_line, end_line + 1)):
-                        # A colon ends a block header: exclude the whole suite it opens (the pragma may sit on any
-                        # line of the header, including the colon's own).
-                        excluded.add(end_line)
-                        exclude_indent = indent
-                        excluding = True
+                if not excluding and any(line in excluded for line in range(first_line, end_line + 1)):
+                    # A colon ends a block header: exclude the whole suite it opens (the pragma may sit on any
+                    # line of the header, including the colon's own).
+                    excluded.add(end_line)
+                    exclude_indent = indent
+                    excluding = True
             elif string in "([{":
                 nesting += 1
             elif string in ")]}":
@@ -256,7 +301,7 @@ def _scan_tokens(text: str) -> tuple[dict[int, int], set[int], bool]:
                 excluding = False
             if excluding:
                 excluded.add(end_line)
-    return multi, excluded, empty
+    return multi, empty
 
 
 def _extend_by_ast(tree: ast.Module, excluded: set[int], raw_statements: set[int]) -> set[int]:
@@ -264,33 +309,44 @@ def _extend_by_ast(tree: ast.Module, excluded: set[int], raw_statements: set[int
     irrefutable `case` lines whose whole body is excluded (the `else:` of a match)."""
     docstrings: set[int] = set()
     match_case = getattr(ast, "match_case", None)
-    statement_level = _STATEMENT_LEVEL
-    iter_children = ast.iter_child_nodes
+    scopes = _SCOPES
+    defs = _DEFS
     # Parents before children, so a definition excluded from its decorator covers everything nested in it first.
-    todo: list[ast.AST] = [tree]
+    # Only the fields that hold statements are visited: expressions never contain statements.
+    todo: list[Any] = [tree]
+    pop = todo.pop
+    extend = todo.extend
     while todo:
-        node = todo.pop()
-        if isinstance(node, _SCOPES):
+        node = pop()
+        if isinstance(node, scopes):
             body = node.body
-            if body:
-                first = body[0]
-                if (
-                    isinstance(first, ast.Expr)
-                    and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)
-                ):
-                    docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
-            if isinstance(node, _DEFS) and excluded:
+            first = body[0] if body else None  # only a module's body can be empty
+            if (
+                first is not None
+                and first.__class__ is ast.Expr
+                and first.value.__class__ is ast.Constant
+                and isinstance(first.value.value, str)
+            ):
+                docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+            if excluded and isinstance(node, defs):
                 start = min([d.lineno for d in node.decorator_list], default=node.lineno)
                 if any(line in excluded for line in range(start, node.lineno + 1)):
                     excluded.update(range(start, (node.end_lineno or node.lineno) + 1))
-        elif match_case is not None and isinstance(node, match_case) and excluded and _irrefutable(node):
-            body_lines = range(node.body[0].lineno, (node.body[-1].end_lineno or node.body[-1].lineno) + 1)
-            body_statements = raw_statements.intersection(body_lines)
-            if body_statements and body_statements <= excluded:
-                pattern = node.pattern
-                excluded.update(range(pattern.lineno, (pattern.end_lineno or pattern.lineno) + 1))
-        todo.extend([child for child in iter_children(node) if isinstance(child, statement_level)])
+            extend(body)
+            continue
+        if match_case is not None and node.__class__ is match_case:
+            if excluded and _irrefutable(node):
+                body_lines = range(node.body[0].lineno, (node.body[-1].end_lineno or node.body[-1].lineno) + 1)
+                body_statements = raw_statements.intersection(body_lines)
+                if body_statements and body_statements <= excluded:
+                    pattern = node.pattern
+                    excluded.update(range(pattern.lineno, (pattern.end_lineno or pattern.lineno) + 1))
+            extend(node.body)
+            continue
+        for field in _STATEMENT_FIELDS:
+            children = getattr(node, field, None)
+            if children:
+                extend(children)
     return docstrings
 
 

@@ -1,0 +1,2 @@
+# A module with nothing but comments.
+# Coverage counts no statements in it.
