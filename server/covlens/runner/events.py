@@ -1,0 +1,225 @@
+"""The worker -> session wire events: frozen values, one JSON object per line (see docs/runner.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
+
+from covlens.instrument.decision import Decision
+from covlens.model import FileLines, TestOutcome
+
+# Bumped whenever a field changes meaning; the session refuses lines of another version.
+WIRE_VERSION = 1
+
+Hits = Mapping[str, frozenset[int]]  # path -> executed lines (1-based)
+
+
+def hits_to_json(hits: Hits) -> dict[str, list[int]]:
+    return {path: sorted(lines) for path, lines in sorted(hits.items())}
+
+
+def hits_from_json(data: Mapping[str, Any] | None) -> dict[str, frozenset[int]]:
+    return {str(path): frozenset(int(n) for n in lines) for path, lines in (data or {}).items()}
+
+
+@dataclass(frozen=True)
+class WorkerStarted:
+    """A test process is up and its import hook is installed (`engine` is None when the hook could not be)."""
+
+    kind: ClassVar[str] = "worker-started"
+    pid: int
+    python: str  # sys.version of the project's interpreter
+    engine: str | None
+    worker: str = "main"  # "main", or the pytest-xdist worker id ("gw0", ...)
+
+    def _fields(self) -> dict[str, Any]:
+        return {"pid": self.pid, "python": self.python, "engine": self.engine, "worker": self.worker}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> WorkerStarted:
+        return cls(int(d["pid"]), str(d["python"]), d.get("engine"), str(d.get("worker", "main")))
+
+
+@dataclass(frozen=True)
+class DecisionMade:
+    """The instrumenter decided what to do with one module (streamed as the import happens)."""
+
+    kind: ClassVar[str] = "decision"
+    decision: Decision
+
+    def _fields(self) -> dict[str, Any]:
+        return {"decision": self.decision.to_json()}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> DecisionMade:
+        return cls(Decision.from_json(dict(d["decision"])))
+
+
+@dataclass(frozen=True)
+class FilesMeasured:
+    """Statements and excluded lines of files measured since the last such event (and, at the end, not-imported ones)."""
+
+    kind: ClassVar[str] = "files"
+    files: tuple[FileLines, ...]
+
+    def _fields(self) -> dict[str, Any]:
+        return {"files": [f.to_json() for f in self.files]}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> FilesMeasured:
+        return cls(tuple(FileLines.from_json(f) for f in d["files"]))
+
+
+@dataclass(frozen=True)
+class Collected:
+    """Collection finished: how many tests will run."""
+
+    kind: ClassVar[str] = "collected"
+    total: int
+
+    def _fields(self) -> dict[str, Any]:
+        return {"total": self.total}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> Collected:
+        return cls(int(d["total"]))
+
+
+@dataclass(frozen=True)
+class TestStarted:
+    """A test's set-up is about to start (its hits are counted from here to its teardown's end)."""
+
+    __test__ = False
+    kind: ClassVar[str] = "test-started"
+    nodeid: str
+    path: str | None = None
+    line: int | None = None
+    worker: str = "main"
+
+    def _fields(self) -> dict[str, Any]:
+        return {"nodeid": self.nodeid, "path": self.path, "line": self.line, "worker": self.worker}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> TestStarted:
+        return cls(str(d["nodeid"]), d.get("path"), d.get("line"), str(d.get("worker", "main")))
+
+
+@dataclass(frozen=True)
+class TestFinished:
+    """A test (or a collector that failed to collect) finished: its outcome and the lines it ran."""
+
+    __test__ = False
+    kind: ClassVar[str] = "test-finished"
+    outcome: TestOutcome
+    hits: Hits = field(default_factory=dict)
+    worker: str = "main"
+
+    def _fields(self) -> dict[str, Any]:
+        return {"outcome": self.outcome.to_json(), "hits": hits_to_json(self.hits), "worker": self.worker}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> TestFinished:
+        return cls(TestOutcome.from_json(d["outcome"]), hits_from_json(d.get("hits")), str(d.get("worker", "main")))
+
+
+@dataclass(frozen=True)
+class ContextHits:
+    """Lines run outside any test (imports at collection, between tests, session teardown), in `context`."""
+
+    kind: ClassVar[str] = "context-hits"
+    context: str
+    hits: Hits
+
+    def _fields(self) -> dict[str, Any]:
+        return {"context": self.context, "hits": hits_to_json(self.hits)}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> ContextHits:
+        return cls(str(d["context"]), hits_from_json(d.get("hits")))
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that did not stop the run (e.g. the hook could not be installed)."""
+
+    kind: ClassVar[str] = "notice"
+    message: str
+
+    def _fields(self) -> dict[str, Any]:
+        return {"message": self.message}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> Notice:
+        return cls(str(d["message"]))
+
+
+@dataclass(frozen=True)
+class WorkerFailed:
+    """The worker could not run the tests at all (no pytest, unreadable job); the run ends in state ERROR."""
+
+    kind: ClassVar[str] = "worker-failed"
+    message: str
+
+    def _fields(self) -> dict[str, Any]:
+        return {"message": self.message}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> WorkerFailed:
+        return cls(str(d["message"]))
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """pytest returned; everything was reported. The last event of a run that ended normally."""
+
+    kind: ClassVar[str] = "run-finished"
+    exit_code: int
+    message: str = ""
+
+    def _fields(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "message": self.message}
+
+    @classmethod
+    def _from(cls, d: Mapping[str, Any]) -> RunFinished:
+        return cls(int(d["exit_code"]), str(d.get("message", "")))
+
+
+Event = Union[WorkerStarted, DecisionMade, FilesMeasured, Collected, TestStarted, TestFinished, ContextHits, Notice,
+              WorkerFailed, RunFinished]
+
+EVENT_TYPES: dict[str, type[Any]] = {
+    t.kind: t
+    for t in (WorkerStarted, DecisionMade, FilesMeasured, Collected, TestStarted, TestFinished, ContextHits, Notice,
+              WorkerFailed, RunFinished)
+}
+
+
+class WireError(ValueError):
+    """A line on the event pipe that is not a covlens event of this version."""
+
+
+def to_line(event: Event) -> str:
+    """The event as one line of JSON (no trailing newline; nothing inside it is a newline)."""
+    return json.dumps({"v": WIRE_VERSION, "event": event.kind, **event._fields()}, separators=(",", ":"))
+
+
+def from_line(line: str | bytes) -> Event:
+    """Parse one line written by `to_line` (raises WireError)."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise WireError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WireError("not a JSON object")
+    if data.get("v") != WIRE_VERSION:
+        raise WireError(f"wire version {data.get('v')!r}, expected {WIRE_VERSION} (worker and server covlens differ)")
+    kind = data.get("event")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise WireError(f"unknown event {kind!r}")
+    try:
+        return cls._from(data)  # type: ignore[no-any-return]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"malformed {kind!r} event: {exc!r}") from None

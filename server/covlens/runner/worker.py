@@ -1,0 +1,332 @@
+"""Entry of the test subprocess: install the import hook first, run pytest in-process, stream events, exit hard.
+
+Run as ``python -m covlens.runner.worker`` by the session, with the project's interpreter, cwd = project root,
+and two environment variables (both removed from ``os.environ`` before any test code runs):
+
+- ``COVLENS_JOB``: path of a JSON file ``{"config": <Config.to_json()>, "pytest_args": [...]}``
+- ``COVLENS_EVENT_FD``: number of an inherited pipe fd the events are written to, one JSON line each.
+
+Only the standard library and covlens modules that import nothing else are imported before the hook is installed,
+so that pytest, its plugins, the conftests and the test modules are all seen by it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from covlens.config import Config
+from covlens.instrument.decision import Decision
+from covlens.model import COLLECTION_CONTEXT, FileLines
+from covlens.runner import events as ev
+
+JOB_ENV = "COVLENS_JOB"
+EVENT_FD_ENV = "COVLENS_EVENT_FD"
+PLUGIN = "covlens.runner.pytest_plugin"
+
+# Exit codes of the worker itself when it cannot run pytest (pytest's own are 0-5).
+EXIT_NO_JOB = 70
+EXIT_NO_PYTEST = 71
+
+
+# What pytest's exit codes mean to a user reading the run's summary (0 and 1 need no words).
+PYTEST_EXIT_MESSAGES = {
+    2: "pytest stopped early: errors during collection, -x/--maxfail, or an interruption; see the output",
+    3: "pytest hit an internal error; see the output",
+    4: "pytest could not start: bad arguments (check `pytest_args` in [tool.covlens] and the ones given) "
+       "or a conftest.py that fails to import; see the output",
+    5: "no tests were collected",
+}
+
+
+class EventWriter:
+    """Writes events as JSON lines to one sink, from any thread; silent in forked children and once the sink broke."""
+
+    def __init__(self, send: Callable[[str], None]) -> None:
+        self._send = send
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._broken = False
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        # A test forked: the child shares our sink, but must never write into it (nor wait on our lock).
+        self._lock = threading.Lock()
+        self._broken = True
+
+    def emit(self, event: ev.Event) -> None:
+        self.emit_line(ev.to_line(event))
+
+    def emit_line(self, line: str) -> None:
+        if self._broken or os.getpid() != self._pid:
+            return
+        with self._lock:
+            try:
+                self._send(line)
+            except (OSError, ValueError, EOFError):
+                self._broken = True  # the session is gone; keep running the tests quietly
+            except Exception:  # noqa: BLE001 - e.g. execnet's channel closed: same thing
+                self._broken = True
+
+
+def fd_sender(fd: int) -> Callable[[str], None]:
+    """A sink writing whole lines to `fd` (unbuffered: each event reaches the session as it happens)."""
+
+    identity = _identity(fd)
+
+    def send(line: str) -> None:
+        # A test may close fds it does not own, and the number may then name one of its files: never write there.
+        if _identity(fd) != identity:
+            raise OSError(f"fd {fd} is no longer covlens's event pipe")
+        data = (line + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+
+    return send
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+class WorkerState:
+    """The hook, the event sink and what was already reported, shared by the worker and the pytest plugin."""
+
+    def __init__(self, config: Config, writer: EventWriter, worker: str = "main") -> None:
+        self.config = config
+        self.writer = writer
+        self.worker = worker  # "main" or an xdist worker id
+        self.instrumenter: Any = None
+        self.engine: str | None = None
+        self.finished = False
+        self.interrupted: str | None = None  # set by the plugin when a test stopped the session
+        self._lock = threading.Lock()
+        self._files_dirty = False
+        self._sent_files: dict[str, FileLines] = {}
+        self._sent_decisions: set[Decision] = set()
+
+    # -- hook ------------------------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Say hello (WorkerStarted), then install the import hook; on any failure run the tests unmeasured."""
+        try:
+            from covlens.instrument.hook import Instrumenter
+
+            inst = Instrumenter(self.config, on_decision=self.on_decision)
+        except Exception as exc:  # noqa: BLE001 - a broken instrumenter must never stop the tests
+            self._started()
+            self._broken_hook(exc)
+            return
+        self.engine = getattr(inst, "engine_name", None)
+        self._started()
+        try:
+            inst.install()
+        except Exception as exc:  # noqa: BLE001
+            self.engine = None
+            self._broken_hook(exc)
+            return
+        self.instrumenter = inst
+
+    def _started(self) -> None:
+        self.writer.emit(ev.WorkerStarted(os.getpid(), sys.version.split()[0], self.engine, worker=self.worker))
+
+    def _broken_hook(self, exc: Exception) -> None:
+        self.notice(f"covlens could not install its import hook ({type(exc).__name__}: {exc}); "
+                    "the tests run without coverage. Please report this.")
+
+    def on_decision(self, decision: Decision) -> None:
+        with self._lock:
+            if decision in self._sent_decisions:
+                return
+            self._sent_decisions.add(decision)
+            if decision.instrumented or decision.action == "not-imported":
+                self._files_dirty = True
+        self.writer.emit(ev.DecisionMade(decision))
+
+    def notice(self, message: str) -> None:
+        self.writer.emit(ev.Notice(message))
+
+    # -- reporting -------------------------------------------------------------------------------------------
+
+    def switch_context(self, name: str, *, final: bool = False) -> tuple[str, dict[str, frozenset[int]]]:
+        """Start context `name`; the previous one's hits ({} when not measuring).
+
+        With `contexts = false` the per-test switches do nothing: every line lands in one context, drained once at
+        the end (`final`), and the monitoring engine never re-arms its disabled lines — the cheapest way to measure.
+        """
+        if self.instrumenter is None or (not final and not self.config.contexts):
+            return COLLECTION_CONTEXT, {}
+        try:
+            return self.instrumenter.switch_context(name)  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001
+            self.notice(f"covlens failed to switch the coverage context to {name!r}: {type(exc).__name__}: {exc}")
+            return COLLECTION_CONTEXT, {}
+
+    def ensure_first(self) -> None:
+        if self.instrumenter is None:
+            return
+        try:
+            removed = self.instrumenter.ensure_first()
+        except Exception as exc:  # noqa: BLE001
+            self.notice(f"covlens could not put its import hook back first: {type(exc).__name__}: {exc}")
+            return
+        if removed:
+            self.notice("a test removed covlens's import hook from sys.meta_path; it was put back, "
+                        "modules imported meanwhile ran unmeasured")
+
+    def report_files(self, force: bool = False) -> None:
+        """Send the line facts of files measured since the last call (cheap when nothing new was imported)."""
+        if self.instrumenter is None or not (force or self._files_dirty):
+            return
+        self._files_dirty = False
+        try:
+            files = self.instrumenter.file_lines()
+        except Exception as exc:  # noqa: BLE001
+            self.notice(f"covlens could not list the measured files: {type(exc).__name__}: {exc}")
+            return
+        new = tuple(fl for path, fl in sorted(files.items()) if self._sent_files.get(path) != fl)
+        for fl in new:
+            self._sent_files[fl.path] = fl
+        if new:
+            self.writer.emit(ev.FilesMeasured(new))
+
+    def report_context(self, context: str, hits: dict[str, frozenset[int]]) -> None:
+        if hits:
+            self.writer.emit(ev.ContextHits(context, hits))
+
+    def finalize(self) -> None:
+        """End of the session in this process: last hits outside tests, not-imported files, uninstall. Idempotent."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.instrumenter is None:
+            return
+        previous, hits = self.switch_context(COLLECTION_CONTEXT, final=True)
+        self.report_context(previous, hits)
+        try:
+            decisions = self.instrumenter.finish()
+        except Exception as exc:  # noqa: BLE001
+            self.notice(f"covlens failed to finish measuring: {type(exc).__name__}: {exc}")
+            decisions = []
+        for decision in decisions:
+            self.on_decision(decision)
+        self.report_files(force=True)
+
+
+_state: WorkerState | None = None
+
+
+def current() -> WorkerState | None:
+    """The state of this process's worker, or None when pytest runs without covlens's worker."""
+    return _state
+
+
+def _read_job() -> tuple[int, dict[str, Any]]:
+    fd_text = os.environ.pop(EVENT_FD_ENV, None)
+    job_path = os.environ.pop(JOB_ENV, None)
+    if fd_text is None or job_path is None:
+        raise RuntimeError(f"{EVENT_FD_ENV} and {JOB_ENV} must be set: this module is started by covlens's session, "
+                           "not by hand (use `covlens run`)")
+    fd = int(fd_text)
+    os.set_inheritable(fd, False)  # never leaks into the tests' subprocesses
+    with open(job_path, encoding="utf-8") as handle:
+        return fd, json.load(handle)
+
+
+def run() -> int:
+    """Install the hook, run pytest, report; the exit code the worker should exit with."""
+    global _state
+    try:
+        fd, job = _read_job()
+    except Exception as exc:  # noqa: BLE001
+        sys.stderr.write(f"covlens worker: cannot read its job: {type(exc).__name__}: {exc}\n")
+        return EXIT_NO_JOB
+    writer = EventWriter(fd_sender(fd))
+    try:
+        config = Config.from_json(job["config"])
+        pytest_args = [str(a) for a in job.get("pytest_args", [])]
+    except Exception as exc:  # noqa: BLE001
+        writer.emit(ev.WorkerFailed(f"covlens worker got an unreadable job ({type(exc).__name__}: {exc}); "
+                                    "the server and the worker may be different covlens versions"))
+        return EXIT_NO_JOB
+    state = _state = WorkerState(config, writer)
+    state.install()  # FIRST: before pytest, its plugins, conftests or tests are imported
+    try:
+        import pytest
+    except ImportError as exc:
+        writer.emit(ev.WorkerFailed(f"pytest cannot be imported by {sys.executable} ({exc}); "
+                                    f"install it in the project's environment: {sys.executable} -m pip install pytest"))
+        return EXIT_NO_PYTEST
+    message = ""
+    try:
+        code = int(pytest.main([*pytest_args, "-p", PLUGIN]))
+    except SystemExit as exc:  # pytest.main itself never raises it, but a plugin's configure might
+        code = exc.code if isinstance(exc.code, int) else 1
+        message = f"pytest exited with SystemExit({exc.code!r})"
+    except BaseException as exc:  # noqa: BLE001 - report it; the session must always get an end
+        code = 3  # pytest's "internal error"
+        message = f"pytest raised {type(exc).__name__}: {exc}"
+    state.finalize()  # a no-op when the plugin's pytest_sessionfinish ran
+    if state.interrupted and not message:
+        message = state.interrupted
+    if not message:
+        message = PYTEST_EXIT_MESSAGES.get(code, "")
+    writer.emit(ev.RunFinished(code, message))
+    return code
+
+
+def main() -> NoReturn:
+    """Run, then leave with os._exit: threads a test started and never ended must not keep the worker alive."""
+    code = run()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    os._exit(code & 0xFF if code >= 0 else 1)
+
+
+# -- pytest-xdist workers --------------------------------------------------------------------------------------
+
+# Executed by execnet inside each new xdist worker process before xdist's own code (see pytest_plugin and
+# docs/runner.md): installs the hook there too, and hands back a channel the worker's events are sent over.
+XDIST_BOOT = """
+config_json, worker_id = channel.receive()
+_events = channel.gateway.newchannel()
+channel.send(_events)  # first: data sent on a channel the controller does not know yet would be dropped
+try:
+    from covlens.runner import worker as _covlens_worker
+    _covlens_worker.boot_xdist_worker(config_json, worker_id, _events)
+    channel.send("ok")
+except BaseException as exc:
+    channel.send("covlens could not set up xdist worker %s: %s: %s" % (worker_id, type(exc).__name__, exc))
+"""
+
+
+def boot_xdist_worker(config_json: str, worker_id: str, channel: Any) -> None:
+    """In an xdist worker, before xdist loads pytest there: install the hook; events go over the execnet channel."""
+    global _state
+    writer = EventWriter(channel.send)
+    state = WorkerState(Config.from_json(config_json), writer, worker=worker_id)
+    state.channel = channel  # type: ignore[attr-defined]  # execnet keeps channels weakly: hold it
+    _state = state
+    state.install()
+
+
+if __name__ == "__main__":
+    # Run the module's importable twin, so that the plugin's `from covlens.runner import worker` sees this state.
+    from covlens.runner import worker as _twin
+
+    _twin.main()

@@ -1,0 +1,56 @@
+"""The wire events: every event survives a trip through its JSON line; bad lines are refused with a reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from covlens.instrument.decision import make
+from covlens.model import FileLines, Location, TestOutcome
+from covlens.runner import events as ev
+
+SAMPLES: list[ev.Event] = [
+    ev.WorkerStarted(pid=42, python="3.11.7", engine="ast", worker="gw1"),
+    ev.DecisionMade(make("pkg.mod", "/p/pkg/mod.py", "workspace", "inside the workspace", "default")),
+    ev.FilesMeasured((FileLines("/p/pkg/mod.py", "pkg.mod", frozenset({1, 2, 5}), frozenset({7})),)),
+    ev.Collected(12),
+    ev.TestStarted("tests/test_a.py::test_x", "/p/tests/test_a.py", 3, "gw0"),
+    ev.TestFinished(
+        TestOutcome("tests/test_a.py::test_x", "failed", 0.25, "/p/tests/test_a.py", 3, "AssertionError: no",
+                    Location("/p/tests/test_a.py", 4), Location("/p/pkg/mod.py", 2)),
+        {"/p/pkg/mod.py": frozenset({2, 5})}, "gw0"),
+    ev.ContextHits("", {"/p/pkg/mod.py": frozenset({1})}),
+    ev.Notice("the hook was removed"),
+    ev.WorkerFailed("pytest cannot be imported"),
+    ev.RunFinished(1, "done"),
+]
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.kind)
+def test_every_event_round_trips_through_one_json_line(event: ev.Event) -> None:
+    line = ev.to_line(event)
+    assert "\n" not in line
+    assert ev.from_line(line) == event
+    assert ev.from_line(line.encode()) == event
+
+
+def test_every_event_type_has_a_sample() -> None:
+    assert {type(e) for e in SAMPLES} == set(ev.EVENT_TYPES.values())
+
+
+def test_hits_are_sorted_line_lists_on_the_wire() -> None:
+    data = json.loads(ev.to_line(ev.ContextHits("", {"/b.py": frozenset({3, 1}), "/a.py": frozenset({2})})))
+    assert data == {"v": ev.WIRE_VERSION, "event": "context-hits", "context": "", "hits": {"/a.py": [2], "/b.py": [1, 3]}}
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("not json", "not JSON"),
+    ("[1, 2]", "not a JSON object"),
+    ('{"v": 999, "event": "notice", "message": "x"}', "wire version 999"),
+    (f'{{"v": {ev.WIRE_VERSION}, "event": "teleport"}}', "unknown event 'teleport'"),
+    (f'{{"v": {ev.WIRE_VERSION}, "event": "collected"}}', "malformed 'collected' event"),
+])
+def test_a_line_that_is_not_an_event_is_refused_with_the_reason(line: str, reason: str) -> None:
+    with pytest.raises(ev.WireError, match=reason):
+        ev.from_line(line)
