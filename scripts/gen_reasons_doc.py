@@ -33,18 +33,22 @@ decided; `covlens explain MODULE` prints all three with the configuration line t
 def render() -> str:
     """The whole text of docs/reasons.md."""
     order = {action: i for i, action in enumerate(ACTIONS)}
-    reasons = sorted(REASONS.values(), key=lambda r: order[r.action])  # stable: keeps the table's order per action
+    # sorted() is stable: within an action, reasons keep the order of the design's table.
+    reasons = sorted(REASONS.values(), key=lambda r: order[r.action])
     lines = [INTRO.rstrip("\n")]
     for r in reasons:
-        lines.append(f"| [`{r.code}`](#{r.code}) | {r.action} | {r.meaning.split('; ')[0].split('. ')[0].rstrip('.')} |")
+        first = r.meaning.split("; ")[0].split(". ")[0].rstrip(".")
+        lines.append(f"| [`{r.code}`](#{r.code}) | {r.action} | {first} |")
     for r in reasons:
-        lines += ["", f"## {r.code}", "", f"**Action:** {r.action}", "", r.meaning, "", f"**What to do:** {r.what_to_do}"]
+        lines += ["", f"## {r.code}", "", f"**Action:** {r.action}", "", r.meaning, "",
+                  f"**What to do:** {r.what_to_do}"]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/reasons.md differs from the generated text")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if docs/reasons.md differs from the generated text")
     args = parser.parse_args(argv)
     text = render()
     if args.check:

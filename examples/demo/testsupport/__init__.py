@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: in the workspace, outside the configured source, so reported outside-source."""

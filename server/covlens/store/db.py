@@ -1,0 +1,409 @@
+"""The SQLite results store under `<project>/.covlens/`: runs, latest test outcomes, decisions, per-test line hits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import tokenize
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from coverage.numbits import nums_to_numbits
+
+from covlens.instrument.decision import NOT_IMPORTED, Decision
+from covlens.model import (COLLECTION_CONTEXT, COMPLETE, FileCoverage, FileLines, RunResult, RunSummary,
+                           TestOutcome)
+from covlens.store.project import ProjectCoverage
+
+log = logging.getLogger("covlens.store")
+
+# Bump when the tables change: an older database is then rebuilt (results are cheap to recompute, a migration is not).
+SCHEMA_VERSION = 1
+DIRNAME = ".covlens"
+FILENAME = "covlens.db"
+KEEP_RUNS = 50  # run history kept for `covlens report`/the LSP; older rows are pruned at each record
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, state TEXT NOT NULL,
+    summary TEXT NOT NULL, output TEXT NOT NULL DEFAULT '');
+-- the latest outcome of every test
+CREATE TABLE tests (nodeid TEXT PRIMARY KEY, run_seq INTEGER NOT NULL, outcome TEXT NOT NULL, data TEXT NOT NULL);
+-- the latest decision of every module, keyed by path (or "module:<name>" when it has none)
+CREATE TABLE decisions (key TEXT PRIMARY KEY, module TEXT NOT NULL, path TEXT, action TEXT NOT NULL,
+    run_seq INTEGER NOT NULL, data TEXT NOT NULL);
+-- the line facts of every measured file, as numbits blobs
+CREATE TABLE files (path TEXT PRIMARY KEY, module TEXT NOT NULL, statements BLOB NOT NULL, excluded BLOB NOT NULL,
+    run_seq INTEGER NOT NULL);
+-- the latest lines each context (a test nodeid, or '' for collection) ran in each file, as numbits blobs
+CREATE TABLE hits (context TEXT NOT NULL, path TEXT NOT NULL, lines BLOB NOT NULL, run_seq INTEGER NOT NULL,
+    PRIMARY KEY (context, path));
+CREATE INDEX hits_by_path ON hits (path);
+-- per file, the union of all contexts' lines and the number of tests per line, kept in step with `hits`
+-- so that reading the project is one pass over files rather than over every (test, file) pair
+CREATE TABLE line_totals (path TEXT PRIMARY KEY, executed BLOB NOT NULL, counts TEXT NOT NULL);
+"""
+
+
+class StoreError(Exception):
+    """The store cannot be used at all (e.g. the project folder is read-only); the message says what to do."""
+
+
+def _key(decision: Decision) -> str:
+    return os.path.normcase(decision.path) if decision.path else f"module:{decision.module}"
+
+
+def _bits(lines: Iterable[int]) -> bytes:
+    return nums_to_numbits(sorted(lines))
+
+
+# Set-bit offsets of every byte value: decoding numbits a byte at a time is several times faster than
+# coverage.numbits.numbits_to_nums (same format: bit j of byte i is line i*8+j), and the store decodes a lot.
+_BITS = tuple(tuple(j for j in range(8) if value & (1 << j)) for value in range(256))
+
+
+def decode(blob: bytes) -> list[int]:
+    """The sorted line numbers of a numbits blob (equal to `coverage.numbits.numbits_to_nums`)."""
+    return [i * 8 + j for i, value in enumerate(blob) if value for j in _BITS[value]]
+
+
+def _nums(blob: bytes) -> frozenset[int]:
+    return frozenset(decode(blob))
+
+
+class Store:
+    """The results of a project's runs; safe to share between threads, and between processes through SQLite's locks.
+
+    Open with `Store(root)`; `record(result)` after every run (complete or not), `project()` to read the picture.
+    A corrupt database or one of an older schema is moved aside and rebuilt; what happened is in `messages`
+    (and logged), never raised.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = str(Path(root).resolve())
+        self.folder = Path(self.root) / DIRNAME
+        self.path = self.folder / FILENAME
+        self.messages: list[str] = []
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            ignore = self.folder / ".gitignore"
+            if not ignore.exists():
+                # Everything under .covlens/ is a local cache of results: never commit it.
+                ignore.write_text("*\n", encoding="utf-8")
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.folder} ({exc.strerror or exc}); "
+                             "make the project folder writable, or run covlens from a writable copy") from None
+        with self._lock:
+            self._open()
+
+    # ----------------------------------------------------------------- connection, schema, rebuild
+
+    def _open(self) -> None:
+        try:
+            self._conn = self._connect()
+            self._check_schema(self._conn)
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(f"{self.path} could not be read ({exc}); it was moved to {FILENAME}.bad and rebuilt, "
+                          "so earlier results are gone: run the tests again")
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves so that a record() is exactly one transaction.
+        conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")  # readers (the LSP) never block the writer (a run) and vice versa
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            self._create(conn)
+            return
+        version = None
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = row[0] if row else None
+        if version != str(SCHEMA_VERSION):
+            self._close()
+            self._rebuild(f"{self.path} has schema version {version or 'unknown'}, this covlens uses "
+                          f"{SCHEMA_VERSION}; it was rebuilt, so earlier results are gone: run the tests again")
+
+    def _create(self, conn: sqlite3.Connection) -> None:
+        # One script, one transaction: a crash while creating leaves an empty file, which is simply created again.
+        conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}"
+                           f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;")
+
+    def _rebuild(self, message: str) -> None:
+        self._close()
+        self.messages.append(message)
+        log.warning("%s", message)
+        bad = self.path.with_name(FILENAME + ".bad")
+        try:
+            if self.path.exists():
+                os.replace(self.path, bad)  # kept for a bug report; the next rebuild overwrites it
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            self._conn = self._connect()
+            self._create(self._conn)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"cannot rebuild {self.path} ({exc}); delete the {DIRNAME} folder and run again") from None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        """Close the database connection (the store reopens it on the next call)."""
+        with self._lock:
+            self._close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._open()
+        assert self._conn is not None
+        return self._conn
+
+    def _guarded(self, action, *, retry: bool = True):  # type: ignore[no-untyped-def]
+        """Run `action(conn)`; a database found corrupt in the middle is rebuilt and the action tried once more."""
+        with self._lock:
+            try:
+                return action(self._db())
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                    raise StoreError(f"{self.path} is locked by another covlens process for too long; "
+                                     "stop the other `covlens` (watch or server) or try again") from None
+                if not retry:
+                    raise StoreError(f"{self.path} is unusable ({exc}); delete the {DIRNAME} folder") from None
+                self._rebuild(f"{self.path} was found corrupt ({exc}); it was moved to {FILENAME}.bad and rebuilt, "
+                              "so earlier results are gone: run the tests again")
+                return self._guarded(action, retry=False)
+
+    # ----------------------------------------------------------------- writing
+
+    def record(self, result: RunResult, *, partial: bool = False) -> None:
+        """Store one run's results in a single transaction.
+
+        A complete run of all tests replaces everything. Any other run (a selection of tests, or a run that was
+        cancelled, timed out or crashed) replaces only what it knows: the outcome and hits of each test that
+        finished, the import-time hits of the files it imported, the decisions of the modules it loaded. So the
+        project's coverage stays the union over each test's latest hits, and an unfinished run never erases the
+        last complete results. Pass `partial=True` when the run was narrowed in a way the summary cannot show
+        (pytest arguments such as `-k`, `-m` or paths); a run that stopped early (`-x`, fewer outcomes than tests
+        collected) is treated as partial by itself.
+        """
+        self._guarded(lambda conn: self._record(conn, result, partial))
+
+    def _record(self, conn: sqlite3.Connection, result: RunResult, partial: bool = False) -> None:
+        summary = result.summary
+        complete = summary.state == COMPLETE
+        stopped_early = summary.total is not None and len(result.outcomes) < summary.total
+        authoritative = complete and summary.selection is None and not partial and not stopped_early
+        finished = {o.nodeid for o in result.outcomes}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            seq = conn.execute(
+                "INSERT INTO runs (run_id, state, summary, output) VALUES (?, ?, ?, ?)",
+                (summary.run_id, summary.state, json.dumps(summary.to_json()), result.output[-20000:]),
+            ).lastrowid
+            touched: set[str] = set()
+
+            # Tests and their hits.
+            if authoritative:
+                touched.update(r[0] for r in conn.execute("SELECT DISTINCT path FROM hits"))
+                conn.execute("DELETE FROM tests")
+                conn.execute("DELETE FROM hits")
+            for outcome in result.outcomes:
+                conn.execute("INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?)",
+                             (outcome.nodeid, seq, outcome.outcome, json.dumps(outcome.to_json())))
+            for context, per_file in result.hits.items():
+                if context == COLLECTION_CONTEXT:
+                    continue  # below, file by file
+                if not complete and context not in finished:
+                    continue  # a test cut short: its hits are partial and would hide its last full hits
+                if not authoritative:  # (an authoritative run emptied the table above)
+                    touched.update(r[0] for r in conn.execute("SELECT path FROM hits WHERE context=?", (context,)))
+                    conn.execute("DELETE FROM hits WHERE context=?", (context,))
+                self._insert_hits(conn, context, per_file, seq, touched)
+            for nodeid in finished - set(result.hits):
+                # It finished and ran no measured line (skipped, or failed early): its old hits are no longer true.
+                touched.update(r[0] for r in conn.execute("SELECT path FROM hits WHERE context=?", (nodeid,)))
+                conn.execute("DELETE FROM hits WHERE context=?", (nodeid,))
+            # Import-time lines: a partial run imports only some files, so replace per file, never wholesale.
+            collection = result.hits.get(COLLECTION_CONTEXT, {})
+            for path in collection:
+                conn.execute("DELETE FROM hits WHERE context=? AND path=?", (COLLECTION_CONTEXT, path))
+            self._insert_hits(conn, COLLECTION_CONTEXT, collection, seq, touched)
+
+            # Decisions.
+            if authoritative:
+                conn.execute("DELETE FROM decisions")
+            for decision in result.decisions:
+                key = _key(decision)
+                if not authoritative and decision.action == NOT_IMPORTED:
+                    # A partial or unfinished run did not import everything: "not imported" only fills a gap.
+                    conn.execute("INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+                                 (key, decision.module, decision.path, decision.action, seq,
+                                  json.dumps(decision.to_json())))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+                                 (key, decision.module, decision.path, decision.action, seq,
+                                  json.dumps(decision.to_json())))
+
+            # Line facts of measured files.
+            if authoritative:
+                conn.execute("DELETE FROM files")
+            for lines in self._file_lines(result):
+                conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                             (lines.path, lines.module, _bits(lines.statements), _bits(lines.excluded), seq))
+
+            self._update_totals(conn, touched)
+            conn.execute("DELETE FROM runs WHERE seq <= ?", (seq - KEEP_RUNS,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _insert_hits(conn: sqlite3.Connection, context: str, per_file: Mapping[str, Iterable[int]], seq: int,
+                     touched: set[str]) -> None:
+        rows = [(context, path, _bits(lines), seq) for path, lines in per_file.items() if lines]
+        conn.executemany("INSERT OR REPLACE INTO hits VALUES (?, ?, ?, ?)", rows)
+        touched.update(row[1] for row in rows)
+
+    @staticmethod
+    def _file_lines(result: RunResult) -> Iterator[FileLines]:
+        yield from result.files.values()
+        # A not-imported file's statements come from the worker; if it sent none, analyse the source here.
+        for decision in result.decisions:
+            if decision.action == NOT_IMPORTED and decision.path and decision.path not in result.files:
+                lines = _analyze(decision.path, decision.module)
+                if lines is not None:
+                    yield lines
+
+    @staticmethod
+    def _update_totals(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
+        for path in paths:
+            executed: set[int] = set()
+            counts: Counter[int] = Counter()
+            for context, blob in conn.execute("SELECT context, lines FROM hits WHERE path=?", (path,)):
+                nums = decode(blob)
+                executed.update(nums)
+                if context != COLLECTION_CONTEXT:
+                    counts.update(nums)
+            if executed:
+                conn.execute("INSERT OR REPLACE INTO line_totals VALUES (?, ?, ?)",
+                             (path, _bits(executed), json.dumps(counts)))
+            else:
+                conn.execute("DELETE FROM line_totals WHERE path=?", (path,))
+
+    # ----------------------------------------------------------------- reading
+
+    def project(self) -> ProjectCoverage:
+        """The current picture: every measured file's coverage, every decision, every test's latest outcome."""
+        return self._guarded(self._project)
+
+    def _project(self, conn: sqlite3.Connection) -> ProjectCoverage:
+        decisions = tuple(Decision.from_json(json.loads(d))
+                          for (d,) in conn.execute("SELECT data FROM decisions ORDER BY module, key"))
+        by_path = {d.path: d for d in decisions if d.path}
+        totals = {path: (executed, counts)
+                  for path, executed, counts in conn.execute("SELECT path, executed, counts FROM line_totals")}
+        files: dict[str, FileCoverage] = {}
+        rows = conn.execute("SELECT path, module, statements, excluded FROM files").fetchall()
+        known = {r[0] for r in rows}
+        for path in totals:
+            if path not in known:  # hits without line facts: report what ran, statements unknown
+                rows.append((path, _module_name(by_path.get(path), path), b"", b""))
+        for path, module, statements, excluded in rows:
+            decision = by_path.get(path) or _unknown_decision(module, path)
+            executed_blob, counts = totals.get(path, (b"", "{}"))
+            files[path] = FileCoverage(
+                path=path, module=module, decision=decision,
+                statements=_nums(statements), executed=_nums(executed_blob), excluded=_nums(excluded),
+                hits={int(k): v for k, v in json.loads(counts).items()},
+            )
+        tests = {nodeid: TestOutcome.from_json(json.loads(data))
+                 for nodeid, data in conn.execute("SELECT nodeid, data FROM tests")}
+        return ProjectCoverage(
+            root=self.root, files=files, decisions=decisions, tests=tests,
+            last_run=self._last(conn, None), last_complete_run=self._last(conn, COMPLETE),
+            messages=tuple(self.messages),
+        )
+
+    @staticmethod
+    def _last(conn: sqlite3.Connection, state: str | None) -> RunSummary | None:
+        if state is None:
+            row = conn.execute("SELECT summary FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
+        else:
+            row = conn.execute("SELECT summary FROM runs WHERE state=? ORDER BY seq DESC LIMIT 1", (state,)).fetchone()
+        return RunSummary.from_json(json.loads(row[0])) if row else None
+
+    def last_run(self) -> RunSummary | None:
+        """The summary of the most recently recorded run, whatever its state."""
+        return self._guarded(lambda conn: self._last(conn, None))
+
+    def last_output(self) -> str:
+        """The tail of the worker's output in the most recently recorded run (for a crash report)."""
+        def read(conn: sqlite3.Connection) -> str:
+            row = conn.execute("SELECT output FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
+            return row[0] if row else ""
+        return self._guarded(read)
+
+    def tests_for_line(self, path: str, line: int) -> list[str]:
+        """The nodeids of the tests whose latest run executed `line` (1-based) of the file at `path`, sorted."""
+        full = os.path.abspath(path if os.path.isabs(path) else os.path.join(self.root, path))
+
+        def read(conn: sqlite3.Connection) -> list[str]:
+            return sorted(context for context, blob in
+                          conn.execute("SELECT context, lines FROM hits WHERE path=? AND context != ?",
+                                       (full, COLLECTION_CONTEXT))
+                          if line in decode(blob))
+        return self._guarded(read)
+
+    def context_hits(self) -> dict[str, dict[str, frozenset[int]]]:
+        """Every context's latest lines: context ('' for collection, else a nodeid) -> path -> lines."""
+        def read(conn: sqlite3.Connection) -> dict[str, dict[str, frozenset[int]]]:
+            out: dict[str, dict[str, frozenset[int]]] = {}
+            for context, path, blob in conn.execute("SELECT context, path, lines FROM hits ORDER BY context, path"):
+                out.setdefault(context, {})[path] = _nums(blob)
+            return out
+        return self._guarded(read)
+
+
+def _module_name(decision: Decision | None, path: str) -> str:
+    return decision.module if decision else Path(path).stem
+
+
+def _unknown_decision(module: str, path: str) -> Decision:
+    # Line facts or hits with no decision recorded: it was measured, so it was instrumented.
+    return Decision(module, path, "instrumented", "workspace", "measured (no decision was recorded for this file)")
+
+
+def _analyze(path: str, module: str) -> FileLines | None:
+    """Statements and excluded lines of a file no test imported, or None when they cannot be known."""
+    try:
+        from covlens.instrument.lines import analyze
+
+        with tokenize.open(path) as f:  # honours an encoding cookie, as the import system does
+            source = f.read()
+        facts = analyze(source, path)
+        return FileLines(path, module, frozenset(facts.statements), frozenset(facts.excluded))
+    except Exception:  # an unreadable file or a syntax error: the file is listed, its statements unknown
+        log.debug("cannot analyse %s", path, exc_info=True)
+        return None
