@@ -1,0 +1,1 @@
+"""Pure-Python CPU-bound workloads for the overhead benchmark (no dependencies, deterministic)."""
