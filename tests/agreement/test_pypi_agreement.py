@@ -179,7 +179,9 @@ def decisions_mentioning(report: dict[str, Any], relative: str) -> str:
 def covlens_command(engine: str, json_report: Path, pytest_args: list[str]) -> list[str]:
     script = shutil.which("covlens", path=str(Path(sys.executable).parent))
     launcher = [script] if script else [sys.executable, "-m", "covlens"]
-    return [*launcher, "run", "--engine", engine, "--json", str(json_report), "--", *pytest_args]
+    exports = json_report.with_suffix("")
+    return [*launcher, "run", "--engine", engine, "--json", str(json_report),
+            "--coverage-data", f"{exports}.coverage", "--lcov", f"{exports}.lcov", "--", *pytest_args]
 
 
 @pytest.fixture(scope="module")
@@ -320,3 +322,23 @@ def test_covlens_writes_no_bytecode_for_project_modules(suite: Suite, covlens_ru
     assert suite.bytecode_before_covlens, "the plain run wrote no .pyc files to compare against"
     assert pyc_snapshot(suite.folder, suite.project) == suite.bytecode_before_covlens
 
+
+def test_covlens_exports_load_in_coverage_py_with_the_same_lines(
+    suite: Suite, covlens_run: Run, request: pytest.FixtureRequest
+) -> None:
+    engine = request.node.callspec.params["covlens_run"]
+    exports = suite.folder.parent / f"covlens-{engine}"
+    env = subprocess_env(suite.folder, suite.folder.parent / ".coverage-unused")
+    # coverage.py itself reads covlens's data file: report, and JSON to compare lines with its own run.
+    for command in (["report"], ["json", "-o", f"{exports}.from-data.json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "coverage", *command, f"--data-file={exports}.coverage"],
+            cwd=suite.folder, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert done.returncode == 0, f"coverage {command[0]} on covlens's data file failed:\n{done.stdout}{done.stderr}"
+    from_data = dataclasses.replace(covlens_run, report=json.loads(Path(f"{exports}.from-data.json").read_text()))
+    from_data.report.setdefault("covlens", {})  # coverage.py's own JSON has no decisions section
+    compare_lines(suite, from_data, "executed_lines")
+    lcov = Path(f"{exports}.lcov").read_text()
+    for relative in project_lines(suite.coverage.report, suite.folder, suite.project, "executed_lines"):
+        assert f"SF:{suite.folder / relative}" in lcov or f"SF:{relative}" in lcov, f"{relative} missing from LCOV"
