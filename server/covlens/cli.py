@@ -63,12 +63,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--python", metavar="PATH", help="the project's interpreter (default: the one running covlens; "
                      "it needs pytest, and covlens is put on its path)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    run.add_argument("--all-modules", action="store_true",
+                     help="list every module with its reason, stdlib and third-party too (default: counted)")
 
     report = sub.add_parser("report", help="print or export the stored results without re-running")
     report.add_argument("path", nargs="?", default=".", help="the project folder (default: the current folder)")
     report.add_argument("--format", choices=("table", "json", "lcov"), default="table")
     report.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of the terminal")
     report.add_argument("--coverage-data", metavar="FILE", help="also write a coverage.py data file")
+    report.add_argument("--all-modules", action="store_true",
+                        help="list every module with its reason, stdlib and third-party too (default: counted)")
 
     explain = sub.add_parser("explain", help="why a module was instrumented or skipped, and how to change it")
     explain.add_argument("target", help="a module name (shop.cart) or a file path (shop/cart.py)")
@@ -246,7 +250,8 @@ def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO) -
     # Extra pytest arguments (-k, -m, paths) may narrow the run: then it updates only the tests it ran.
     store.record(result, partial=bool(pytest_args))
     project = store.project()
-    print(full_report(project, outcomes=result.outcomes, summary=result.summary), file=out)
+    print(full_report(project, outcomes=result.outcomes, summary=result.summary, all_modules=args.all_modules),
+          file=out)
     if result.summary.state != COMPLETE and result.output.strip():
         print("\nLast output of the test process:\n" + _tail(result.output), file=out)
     code = exit_code_of(result)
@@ -276,7 +281,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     project = store.project()
     if project.last_run is None:
         raise UserError(f"no covlens results in {folder} yet: run `covlens run {args.path}` first", EXIT_USAGE)
-    text = {"table": lambda: full_report(project) + "\n", "json": lambda: json_text(project),
+    text = {"table": lambda: full_report(project, all_modules=args.all_modules) + "\n", "json": lambda: json_text(project),
             "lcov": lambda: lcov_text(project)}[args.format]()
     if args.output:
         from covlens.store.export_common import write_atomic

@@ -57,10 +57,15 @@ def _inside(root: str, path: str | None) -> bool:
         return False
 
 
-def rows(project: ProjectCoverage) -> tuple[list[Row], Counter[str]]:
-    """The table's rows (workspace modules, sorted by path) and the per-reason counts of the summarised modules."""
+def rows(project: ProjectCoverage, *, all_modules: bool = False) -> tuple[list[Row], Counter[str]]:
+    """The table's rows (workspace modules, sorted by path) and the per-reason counts of the summarised modules.
+
+    With `all_modules`, stdlib, third-party and the other summarised modules are rows too (listed after the
+    workspace's, by name), each with its reason.
+    """
     listed: dict[str, Row] = {}
     others: Counter[str] = Counter()
+    outside: list[Row] = []
     seen: set[str] = set()
     for fc in project.files.values():
         seen.add(os.path.normcase(fc.path))
@@ -74,23 +79,27 @@ def rows(project: ProjectCoverage) -> tuple[list[Row], Counter[str]]:
     for d in project.decisions:
         if d.path and os.path.normcase(d.path) in seen:
             continue
-        if d.reason in SUMMARISED or not _inside(project.root, d.path):
+        if not all_modules and (d.reason in SUMMARISED or not _inside(project.root, d.path)):
             others[d.reason] += 1
+            continue
+        if d.path is None or not _inside(project.root, d.path):
+            outside.append(Row(d.module, d.reason, None, None, None, ""))
             continue
         assert d.path is not None
         seen.add(os.path.normcase(d.path))
         listed[d.path] = Row(d.module, d.reason, None, None, None, "")
     ordered = [listed[p] for p in sorted(listed, key=lambda p: project.relpath(p))]
-    return ordered, others
+    return ordered + sorted(outside, key=lambda r: r.name), others
 
 
-def coverage_table(project: ProjectCoverage, *, show_missing: bool = True, max_rows: int | None = None) -> str:
+def coverage_table(project: ProjectCoverage, *, show_missing: bool = True, max_rows: int | None = None,
+                   all_modules: bool = False) -> str:
     """The table: Module, Reason, Stmts, Miss, Cover, Missing; a TOTAL line; one line counting summarised modules.
 
     With `max_rows`, only the modules that miss the most lines are listed (in path order), and a line says how many
     more there are.
     """
-    table, others = rows(project)
+    table, others = rows(project, all_modules=all_modules)
     hidden = 0
     if max_rows is not None and len(table) > max_rows:
         keep = set(map(id, sorted(table, key=lambda r: -(r.missed or 0))[:max(max_rows, 1)]))
@@ -129,7 +138,7 @@ def coverage_table(project: ProjectCoverage, *, show_missing: bool = True, max_r
     out += [rule, line(total)]
     if others:
         counts = ", ".join(f"{n} {reason}" for reason, n in sorted(others.items(), key=lambda kv: (-kv[1], kv[0])))
-        out.append(f"Not listed (modules not measured): {counts}")
+        out.append(f"Not listed (modules not measured): {counts} (--all-modules lists each with its reason)")
     return "\n".join(out)
 
 
@@ -183,13 +192,13 @@ def summary_line(summary: RunSummary | None) -> str:
 
 
 def full_report(project: ProjectCoverage, *, outcomes: Iterable[TestOutcome] | None = None,
-                summary: RunSummary | None = None) -> str:
+                summary: RunSummary | None = None, all_modules: bool = False) -> str:
     """Failures, the table, and the run's summary line (the text `covlens run` and `covlens report` print)."""
     parts = []
     fails = failures_text(project.tests.values() if outcomes is None else outcomes, project.root)
     if fails:
         parts.append(fails)
-    parts.append(coverage_table(project))
+    parts.append(coverage_table(project, all_modules=all_modules))
     run = summary or project.last_run
     parts.append(summary_line(run))
     if project.stale:

@@ -101,3 +101,14 @@ def test_python_dash_m_covlens_and_the_console_script_are_the_same_entry():
     a = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     b = subprocess.run([sys.executable, "-m", "covlens", "--version"], capture_output=True, text=True, check=False)
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout and a.stdout.startswith("covlens ")
+
+
+def test_report_all_modules_lists_stdlib_and_third_party_modules_each_with_its_reason(demo_run):
+    root, _ = demo_run
+    result = covlens("report", str(root), "--all-modules", cwd=root.parent)
+    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if len(line.split()) > 1}
+    assert rows["json"] == "stdlib" and rows["pytest"] == "third-party" and rows["covlens.config"] == "self"
+    assert rows["shop.cart"] == "source" and rows["shop.currency"] == "already-imported"
+    assert "Not listed" not in result.stdout
+    counted = covlens("report", str(root), cwd=root.parent).stdout
+    assert "Not listed (modules not measured):" in counted and "--all-modules" in counted

@@ -62,7 +62,8 @@ def test_table_has_a_reason_column_workspace_rows_and_a_count_line(tmp_path: Pat
     assert rows["shop.early"] == ["already-imported", "-", "-", "-"]
     assert rows["TOTAL"] == ["8", "4", "50%"]
     assert "std0" not in table and "pytest" not in table.split("Not listed")[0]
-    assert lines[-1] == ("Not listed (modules not measured): 3 stdlib, 1 outside-source, 1 test-file, 1 third-party")
+    assert lines[-1] == ("Not listed (modules not measured): 3 stdlib, 1 outside-source, 1 test-file, 1 third-party"
+                         " (--all-modules lists each with its reason)")
 
 
 def test_table_limited_to_max_rows_keeps_the_modules_that_miss_most(tmp_path: Path):
