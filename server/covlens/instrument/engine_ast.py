@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import ast
 import builtins
+import hashlib
 import itertools
 import threading
 from collections.abc import Mapping
 from types import CodeType
 from typing import Any
 
-from covlens.instrument.lines import compile_tree, parse
+from covlens.instrument.lines import SourceLines, compile_tree, parse
 from covlens.instrument.recorder import FileHits
 
 # The name probes are compiled with. Dunder on both ends so class bodies never mangle it. After compiling, each
-# file's code gets its own name (`__covlens_hit_<n>__`) bound in `builtins` to that file's `hits.add`: a probe is
+# file's code gets its own name (`__covlens_hit_<hash of its path>__`, the same in every process) bound in `builtins` to that file's `hits.add`: a probe is
 # one (specialised) builtins lookup and one C call, and the module's own namespace stays exactly as the user wrote
 # it — code that walks `vars(module)` (toolz.curried does) sees nothing of covlens.
 HIT_NAME = "__covlens_hit__"
@@ -202,6 +203,11 @@ def _rename(code: CodeType, old: str, new: str) -> CodeType:
     return code.replace(co_consts=consts, co_names=names)
 
 
+def stable_probe_name(path: str) -> str:
+    """The probe name of the file at `path`: the same in every process, so cached code can be reused as is."""
+    return f"__covlens_hit_{hashlib.sha256(path.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}__"
+
+
 class AstEngine:
     """Compiles a module with a probe before every statement coverage.py counts."""
 
@@ -212,22 +218,39 @@ class AstEngine:
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}  # path -> its probe's name in builtins
+        self._owners: dict[str, str] = {}  # probe name -> its path
 
-    def _probe_name(self, target: FileHits) -> str:
+    def _probe_name(self, path: str) -> str:
         with self._lock:
-            name = self._names.get(target.path)
+            name = self._names.get(path)
             if name is None:
-                name = self._names[target.path] = f"__covlens_hit_{next(self._counter)}__"
-        # A reload passes the same FileHits (same set): rebinding keeps every copy of the code recording into it.
-        setattr(builtins, name, target.hits.add)
+                name = stable_probe_name(path)
+                if self._owners.get(name, path) != path:
+                    # Two paths with the same 64-bit prefix: never share a probe; this file's code gets renamed.
+                    name = f"__covlens_hit_{next(self._counter)}__"
+                self._names[path] = name
+                self._owners[name] = path
         return name
 
-    def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+    def build(self, source: str, filename: str, lines: SourceLines) -> CodeType:
+        """The instrumented code, its probes named for `filename` (stable across processes: it can be cached)."""
         tree = parse(source, filename)
-        lines = target.lines
         _Instrumenter(lines.statements, lines.first_line).run(tree)
         code = compile_tree(tree, source, filename)
-        return _rename(code, HIT_NAME, self._probe_name(target)), {}
+        return _rename(code, HIT_NAME, stable_probe_name(filename))
+
+    def bind(self, code: CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+        """Make built code record into `target`: bind its probe name in builtins to the hit set's `add`."""
+        name = self._probe_name(filename)
+        stable = stable_probe_name(filename)
+        if name != stable:
+            code = _rename(code, stable, name)
+        # A reload passes the same FileHits (same set): rebinding keeps every copy of the code recording into it.
+        setattr(builtins, name, target.hits.add)
+        return code, {}
+
+    def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+        return self.bind(self.build(source, filename, target.lines), filename, target)
 
     def new_context(self) -> None:
         # Probes record every time they run: nothing to re-arm.

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
+from covlens.instrument.lines import SourceLines
 from covlens.instrument.recorder import FileHits
 
 # Tool ids 0-2 and 5 are claimed by convention (debugger, coverage.py's sysmon core, profiler, optimizer);
@@ -97,9 +98,12 @@ class MonitorEngine:
     def tool_id(self) -> int:
         return self._tool
 
-    def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
-        # Plain compile: the bytecode is the user's own, so tracebacks, line numbers and inspect all stay true.
-        code = compile(source, filename, "exec", dont_inherit=True)
+    def build(self, source: str, filename: str, lines: SourceLines) -> CodeType:
+        """Plain compile: the bytecode is the user's own, so tracebacks, line numbers and inspect all stay true."""
+        return compile(source, filename, "exec", dont_inherit=True)
+
+    def bind(self, code: CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+        """Switch LINE events on for `code` and every code object nested in it (the very objects that will run)."""
         codes = _code_objects(code)
         hits = target.hits  # the set itself: one attribute lookup less in the callback, and the same set on reload
         monitoring = sys.monitoring
@@ -112,6 +116,9 @@ class MonitorEngine:
             for each in codes:
                 monitoring.set_local_events(self._tool, each, self._events)
         return code, {}
+
+    def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+        return self.bind(self.build(source, filename, target.lines), filename, target)
 
     def new_context(self) -> None:
         # Re-enable every LINE event disabled by a first hit, so the next test records its lines afresh.

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from covlens.config import Config
+from covlens.instrument import cache as code_cache
 from covlens.instrument import discover, early, lines
 from covlens.instrument.decision import INSTRUMENTED, Decision, make
 from covlens.instrument.engine import Engine, create_engine
@@ -148,6 +149,8 @@ class Instrumenter:
         self.recorder = Recorder()
         self.engine = engine if engine is not None else create_engine(config.engine)
         self.engine_name = self.engine.name
+        # Line facts and built code from earlier runs, for engines that build cacheable code (see cache.py).
+        self.cache = code_cache.for_engine(config.root, self.engine)
         self._lock = threading.RLock()
         # Per thread: the module covlens is busy finding or instrumenting (re-entrancy guard), else None.
         self._busy = threading.local()
@@ -230,7 +233,7 @@ class Instrumenter:
                     self._record(make(module_name, path, "pragma", "the file has a `# covlens: skip-file` comment "
                                       "(and no test imported it)", "# covlens: skip-file"))
                     continue
-                facts = lines.analyze(source, path)
+                facts = self._facts(path, source)
                 self.recorder.file(path, module_name, facts)
                 detail = f"under {decision.reason} {self.policy.relative(path)}, but no test imported it"
             except (SyntaxError, ValueError, UnicodeDecodeError, OSError, RecursionError) as exc:
@@ -256,9 +259,21 @@ class Instrumenter:
         previous = getattr(self._busy, "busy", None)
         self._busy.busy = module
         try:
-            facts = lines.analyze(source, origin)
+            cache = self.cache
+            if cache is None:
+                facts = lines.analyze(source, origin)
+                target = self.recorder.file(origin, module, facts)
+                return self.engine.compile(source, origin, target)
+            key = cache.key(origin, source)
+            entry = cache.load(origin, key)
+            facts, code = entry if entry is not None else (None, None)
+            if code is None:
+                if facts is None:
+                    facts = lines.analyze(source, origin)
+                code = self.engine.build(source, origin, facts)  # type: ignore[attr-defined]
+                cache.store(origin, key, facts, code)
             target = self.recorder.file(origin, module, facts)
-            return self.engine.compile(source, origin, target)
+            return self.engine.bind(code, origin, target)  # type: ignore[attr-defined]
         except SyntaxError as exc:
             raise _Fallback(make(module, origin, "error",
                                  f"{_summary(exc)}; imported normally, which raises it as usual",
@@ -269,6 +284,19 @@ class Instrumenter:
                                  "depth guard")) from None
         finally:
             self._busy.busy = previous
+
+    def _facts(self, path: str, source: str) -> lines.SourceLines:
+        """The line facts of a file no test imported: from the cache, else analyzed (and cached without code)."""
+        cache = self.cache
+        if cache is None:
+            return lines.analyze(source, path)
+        key = cache.key(path, source)
+        entry = cache.load(path, key)
+        if entry is not None:
+            return entry[0]
+        facts = lines.analyze(source, path)
+        cache.store(path, key, facts, None)
+        return facts
 
     def _record(self, decision: Decision) -> None:
         with self._lock:

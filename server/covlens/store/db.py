@@ -18,6 +18,7 @@ from covlens.instrument.decision import NOT_IMPORTED, Decision
 from covlens.model import (COLLECTION_CONTEXT, COMPLETE, FileCoverage, FileLines, RunResult, RunSummary,
                            TestOutcome)
 from covlens.store.project import ProjectCoverage
+from covlens.workfolder import ensure_covlens_folder
 
 log = logging.getLogger("covlens.store")
 
@@ -92,11 +93,7 @@ class Store:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            ignore = self.folder / ".gitignore"
-            if not ignore.exists():
-                # Everything under .covlens/ is a local cache of results: never commit it.
-                ignore.write_text("*\n", encoding="utf-8")
+            ensure_covlens_folder(self.folder.parent)
         except OSError as exc:
             raise StoreError(f"cannot create {self.folder} ({exc.strerror or exc}); "
                              "make the project folder writable, or run covlens from a writable copy") from None
