@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
+# The benchmark is started as a plain script: put the repository on the path for scripts.fetch_sdist.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from scripts import fetch_sdist  # noqa: E402
 BENCH = REPO / "bench"
 WORK = BENCH / ".work"  # gitignored: venvs, sdists, project copies, logs, raw samples
 WORKLOADS = Path(__file__).resolve().parent / "workloads"
@@ -64,26 +67,13 @@ def ensure_env(version: str, log: callable = print) -> Env:
     return env
 
 
-def load_fetcher() -> ModuleType:
-    """scripts/fetch_sdist.py (pinned, hash-checked sdists), loaded as a module: scripts/ is not a package."""
-    name = "covlens_fetch_sdist"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "fetch_sdist.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there while the script runs
-    spec.loader.exec_module(module)
-    return module
-
-
 def sdist_tree(name: str, python: str) -> Path:
     """The unpacked pinned sdist of `name` (toolz, boltons), cached under bench/.work/sdists."""
-    return load_fetcher().fetch(name, WORK / "sdists", python)
+    return fetch_sdist.fetch(name, WORK / "sdists", python)
 
 
 def sdist_version(name: str) -> str:
-    return load_fetcher().PINS[name].version
+    return fetch_sdist.PINS[name].version
 
 
 def project_copy(source: Path, env: Env, suite: str) -> Path:

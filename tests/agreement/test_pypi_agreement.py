@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
@@ -14,16 +13,15 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from scripts import fetch_sdist
 from tests.agreement.timings import record_timing
 
 pytestmark = [pytest.mark.pypi, pytest.mark.timeout(600)]
 
-REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 300  # seconds per run of a suite; each runs in seconds, this only stops a hang
 
 # Plugins installed in covlens's own test venv that the projects never asked for: pytest-asyncio warns at
@@ -79,19 +77,6 @@ class Suite:
     plain: Run
     coverage: Run
     bytecode_before_covlens: dict[str, tuple[int, int]]
-
-
-def load_fetcher() -> ModuleType:
-    """scripts/fetch_sdist.py as a module (scripts/ is not a package)."""
-    name = "covlens_fetch_sdist"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "fetch_sdist.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there while the script is executed
-    spec.loader.exec_module(module)
-    return module
 
 
 def subprocess_env(folder: Path, coverage_file: Path) -> dict[str, str]:
@@ -201,7 +186,7 @@ def suite(request: pytest.FixtureRequest, suites: dict[str, Suite], tmp_path_fac
 
 
 def run_plain_and_coverage(project: Project, config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Suite:
-    source = load_fetcher().fetch(project.name)
+    source = fetch_sdist.fetch(project.name)
     work = tmp_path_factory.mktemp(f"pypi-{project.name}")
     folder = work / source.name
     shutil.copytree(source, folder)  # the cache stays pristine: runs write .pyc, junit files, coverage data
