@@ -259,19 +259,11 @@ class Instrumenter:
         previous = getattr(self._busy, "busy", None)
         self._busy.busy = module
         try:
-            cache = self.cache
-            if cache is None:
+            if self.cache is None:
                 facts = lines.analyze(source, origin)
                 target = self.recorder.file(origin, module, facts)
                 return self.engine.compile(source, origin, target)
-            key = cache.key(origin, source)
-            entry = cache.load(origin, key)
-            facts, code = entry if entry is not None else (None, None)
-            if code is None:
-                if facts is None:
-                    facts = lines.analyze(source, origin)
-                code = self.engine.build(source, origin, facts)  # type: ignore[attr-defined]
-                cache.store(origin, key, facts, code)
+            facts, code = self._cached(origin, source, with_code=True)
             target = self.recorder.file(origin, module, facts)
             return self.engine.bind(code, origin, target)  # type: ignore[attr-defined]
         except SyntaxError as exc:
@@ -287,16 +279,25 @@ class Instrumenter:
 
     def _facts(self, path: str, source: str) -> lines.SourceLines:
         """The line facts of a file no test imported: from the cache, else analyzed (and cached without code)."""
-        cache = self.cache
-        if cache is None:
+        if self.cache is None:
             return lines.analyze(source, path)
+        return self._cached(path, source, with_code=False)[0]
+
+    def _cached(self, path: str, source: str, *, with_code: bool) -> tuple[lines.SourceLines, Any]:
+        """Line facts (and, `with_code`, the engine's built code) from the cache; whatever is missing is made and stored."""
+        cache = self.cache
+        assert cache is not None
         key = cache.key(path, source)
         entry = cache.load(path, key)
-        if entry is not None:
-            return entry[0]
-        facts = lines.analyze(source, path)
-        cache.store(path, key, facts, None)
-        return facts
+        facts, code = entry if entry is not None else (None, None)
+        if facts is not None and (code is not None or not with_code):
+            return facts, code
+        if facts is None:
+            facts = lines.analyze(source, path)
+        if with_code:
+            code = self.engine.build(source, path, facts)  # type: ignore[attr-defined]
+        cache.store(path, key, facts, code)
+        return facts, code
 
     def _record(self, decision: Decision) -> None:
         with self._lock:
