@@ -49,12 +49,17 @@ def find_python(version: str) -> str:
     return result.stdout.strip()
 
 
-def ensure_env(version: str, log: callable = print) -> Env:
-    """Create (or reuse) bench/.work/venv-<version>, installing the pinned tools and covlens from this checkout."""
+def ensure_env(version: str, log: callable = print, extra: tuple[str, ...] = (), name: str = "venv") -> Env:
+    """Create (or reuse) bench/.work/<name>-<version>, installing the pinned tools and covlens from this checkout.
+
+    `extra` pins more packages (another benchmark's tools); give such a venv its own `name` so that this one's
+    measurements never load them.
+    """
     base = find_python(version)
-    env = Env(version, base, WORK / f"venv-{version}")
+    env = Env(version, base, WORK / f"{name}-{version}")
     stamp = env.folder / ".bench-installed"
-    wanted = "\n".join([*PINS, f"-e {REPO}"]) + "\n"
+    pins = (*PINS, *extra)
+    wanted = "\n".join([*pins, f"-e {REPO}"]) + "\n"
     if stamp.is_file() and stamp.read_text() == wanted and Path(env.python).exists():
         return env
     log(f"creating {env.folder} from {base}")
@@ -62,7 +67,7 @@ def ensure_env(version: str, log: callable = print) -> Env:
     subprocess.run([base, "-m", "venv", str(env.folder)], check=True)
     pip = [env.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, *PINS, "-e", str(REPO)], check=True)
+    subprocess.run([*pip, *pins, "-e", str(REPO)], check=True)
     stamp.write_text(wanted)
     return env
 
@@ -101,3 +106,38 @@ def base_env() -> dict[str, str]:
            if not k.startswith(("PYTEST_", "COV_CORE_", "COVERAGE_", "COVLENS_", "PYTHON"))}
     env["PYTHONHASHSEED"] = "0"
     return env
+
+
+def write_results(path: Path, rendered: str) -> None:
+    """Write the `## N.` sections of `rendered` into the results file at `path`, keeping its other sections.
+
+    Each benchmark renders only its own sections (under the file's `# ` title); a section already in the file is
+    replaced in place, a new one is inserted in the order of its number, and every other section stays as it was.
+    """
+    def split(text: str) -> tuple[str, list[str]]:
+        head, sections = [], []
+        for line in text.splitlines(keepends=True):
+            if line.startswith("## "):
+                sections.append(line)
+            elif sections:
+                sections[-1] += line
+            else:
+                head.append(line)
+        return "".join(head), sections
+
+    def key(section: str) -> tuple[float, str]:
+        """(its number, "") for a numbered section, else (inf, its title): unnumbered ones go last, by title."""
+        title = section.split("\n", 1)[0]
+        token = title[3:].split(" ", 1)[0].rstrip(".")
+        try:
+            return float(token), ""
+        except ValueError:
+            return float("inf"), title
+
+    old_head, old = split(path.read_text(encoding="utf-8")) if path.is_file() else ("", [])
+    new_head, new = split(rendered)
+    merged = {key(s): s for s in old}
+    merged.update({key(s): s for s in new})
+    body = [s.rstrip("\n") + "\n\n" for _, s in sorted(merged.items())]
+    text = (old_head or new_head) + "".join(body)
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         raw = json.loads(args.raw.read_text())
         raw["notes"] = raw.get("notes", []) + args.note
         args.raw.write_text(json.dumps(raw, indent=1))
-        args.out.write_text(report.render(raw), encoding="utf-8")
+        envs.write_results(args.out, report.render(raw))
         print(f"bench: wrote {args.out} from {args.raw}")
         return 0
     command_line = "python bench/overhead/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.raw.parent.mkdir(parents=True, exist_ok=True)
     args.raw.write_text(json.dumps(raw, indent=1))
-    args.out.write_text(report.render(raw), encoding="utf-8")
+    envs.write_results(args.out, report.render(raw))
     print(f"bench: wrote {args.out} and {args.raw} in {(finished - started) / 60:.1f} min", flush=True)
     return 0
 
