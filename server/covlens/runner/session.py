@@ -1,4 +1,4 @@
-"""The server side of a run: spawn the worker, stream its events, enforce the timeout, cancel, survive any crash."""
+"""The server side of a run: start the worker (forked warm or spawned cold), stream its events, time out, cancel."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import covlens
 from covlens.config import Config
@@ -28,6 +28,9 @@ from covlens.model import (CANCELLED, COMPLETE, CRASHED, ERROR, OUTCOMES, TIMEOU
 from covlens.runner import events as ev
 from covlens.runner.selection import Selection
 from covlens.runner.worker import EVENT_FD_ENV, JOB_ENV
+
+if TYPE_CHECKING:
+    from covlens.runner.warm import WarmChild, WarmWorker
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +55,17 @@ def _kill_live_runs() -> None:
 
 
 class Session:
-    """Runs the tests of one project in worker subprocesses, one RunResult per run; never blocks the event loop."""
+    """Runs the tests of one project in worker subprocesses, one RunResult per run; never blocks the event loop.
 
-    def __init__(self, config: Config, python: str = sys.executable, *, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+    With `warm` (a WarmWorker the caller owns and closes), each run is a child forked by that pre-imported
+    process; whenever it cannot serve a run, the run gets a freshly spawned worker instead, as without it.
+    """
+
+    def __init__(self, config: Config, python: str = sys.executable, *, warm: WarmWorker | None = None,
+                 output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
         self.config = config
         self.python = python
+        self.warm = warm
         self.output_limit = output_limit
         self._active: set[_Run] = set()
 
@@ -83,10 +92,14 @@ class Session:
         self._active.add(active)
         _LIVE_RUNS.add(active)
         try:
-            return await active.execute(args)
+            result = await active.execute(args)
         finally:
             self._active.discard(active)
             _LIVE_RUNS.discard(active)
+        if self.warm is not None:
+            # The stdlib and third-party modules this run imported: the warm worker pre-imports them from now on.
+            self.warm.learn(result)
+        return result
 
     # -- worker environment ------------------------------------------------------------------------------------
 
@@ -94,13 +107,19 @@ class Session:
         return [self.python, "-m", "covlens.runner.worker"]
 
     def worker_env(self, event_fd: int, job_path: str) -> dict[str, str]:
-        # Leftovers of an enclosing pytest (covlens's own tests run under xdist) would confuse the worker's pytest.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_ENCLOSING_PYTEST_ENV)}
+        env = worker_base_env(os.environ)
         env[EVENT_FD_ENV] = str(event_fd)
         env[JOB_ENV] = job_path
-        path = covlens_import_path()
-        env["PYTHONPATH"] = os.pathsep.join([path, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
         return env
+
+
+def worker_base_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of every test process (cold worker or warm worker): `environ`, covlens importable."""
+    # Leftovers of an enclosing pytest (covlens's own tests run under xdist) would confuse the worker's pytest.
+    env = {k: v for k, v in environ.items() if not k.startswith(_ENCLOSING_PYTEST_ENV)}
+    path = covlens_import_path()
+    env["PYTHONPATH"] = os.pathsep.join([path, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
+    return env
 
 
 def covlens_import_path() -> str:
@@ -212,10 +231,10 @@ class _Run:
         self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         self.started = time.time()
         self.results = _Results()
-        self.transport: asyncio.SubprocessTransport | None = None
-        self.protocol: _WorkerProtocol | None = None
+        self.process: _Process | None = None
         self.pid: int | None = None
         self.returncode: int | None = None
+        self.lost: str | None = None  # why the worker's exit status is unknown (its warm parent died)
         self.cancelled = False
         self.timed_out = False
         self._tail = bytearray()
@@ -232,7 +251,8 @@ class _Run:
     def kill_group(self) -> None:
         if self.pid is None:
             return
-        # start_new_session=True made the worker a session and group leader: its pid is the group id.
+        # The worker leads its own session and process group (start_new_session=True, or setsid in a forked
+        # child): its pid is the group id.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
 
@@ -243,42 +263,96 @@ class _Run:
             return self._result(COMPLETE, "nothing selected: no tests to run", exit_code=5)
         if self.cancelled:
             return self._result(CANCELLED, "cancelled before it started")
-        job = {"config": self.config.to_json(), "pytest_args": pytest_args}
+        only = getattr(self.selection, "only", None)
+        job = {"config": self.config.to_json(), "pytest_args": pytest_args,
+               "only": None if only is None else list(only)}
+        cleanup: list[Callable[[], None]] = []
+        try:
+            process: _Process | None = None
+            if self.session.warm is not None:
+                read_fd, write_fd = os.pipe()
+                try:
+                    process = await self._fork_warm(job, write_fd)
+                finally:
+                    os.close(write_fd)  # the child has its copy: EOF once it (and all it started) is gone
+                    if process is None:
+                        # Not for the cold worker: a child forked just as its warm worker died could write here.
+                        os.close(read_fd)
+            if process is None:
+                read_fd, write_fd = os.pipe()
+                try:
+                    process = await self._spawn_cold(job, write_fd, cleanup)
+                except OSError as exc:
+                    os.close(read_fd)
+                    return self._result(ERROR, f"could not start the test worker with {self.session.python}: "
+                                               f"{exc}; check the Python interpreter setting")
+                except BaseException:
+                    os.close(read_fd)
+                    raise
+                finally:
+                    os.close(write_fd)
+            self.process = process
+            self.pid = process.pid
+            return await self._supervise(read_fd, process)
+        finally:
+            for step in cleanup:
+                step()
+
+    async def _spawn_cold(self, job: dict[str, Any], event_fd: int, cleanup: list[Callable[[], None]]) -> _Process:
+        """A fresh `python -m covlens.runner.worker`, reading the job from a file; raises OSError if it cannot."""
         fd, job_path = tempfile.mkstemp(prefix="covlens-job-", suffix=".json")
+        cleanup.append(lambda: _unlink(job_path))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(job, handle)
-        read_fd, write_fd = os.pipe()
+        loop = asyncio.get_running_loop()
+        # A protocol rather than Process.wait(): that one only returns once the output pipes close too, which a
+        # forked grandchild holding them would delay forever.
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _WorkerProtocol(self), *self.session.worker_command(), cwd=self.config.root,
+            env=self.session.worker_env(event_fd, job_path), pass_fds=(event_fd,),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+        )
+        return _SpawnedProcess(transport, protocol)
+
+    async def _fork_warm(self, job: dict[str, Any], event_fd: int) -> _Process | None:
+        """A child of the warm worker running the job; None when the warm path cannot serve it (then: cold)."""
+        from covlens.runner.warm import WarmUnavailable
+
+        warm = self.session.warm
+        assert warm is not None
+        out_read, out_write = os.pipe()
+        try:
+            child = await warm.spawn(self.config, job, event_fd, out_write, python=self.session.python)
+        except WarmUnavailable:
+            os.close(out_read)
+            return None  # the warm worker said why (once)
+        except Exception:  # noqa: BLE001 - a bug on the warm path must not cost the run
+            os.close(out_read)
+            _warn_once("the warm test worker failed unexpectedly; running the tests in a fresh process", True)
+            return None
+        except BaseException:
+            os.close(out_read)
+            raise
+        finally:
+            os.close(out_write)
+        self.pid = child.pid  # from here on, cancel() can kill it
         loop = asyncio.get_running_loop()
         try:
-            try:
-                # A protocol rather than Process.wait(): that one only returns once the output pipes close too,
-                # which a forked grandchild holding them would delay forever.
-                self.transport, self.protocol = await loop.subprocess_exec(
-                    lambda: _WorkerProtocol(self), *self.session.worker_command(), cwd=self.config.root,
-                    env=self.session.worker_env(write_fd, job_path), pass_fds=(write_fd,),
-                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                )
-                self.pid = self.transport.get_pid()
-            except OSError as exc:
-                os.close(read_fd)
-                return self._result(ERROR, f"could not start the test worker with {self.session.python}: {exc}; "
-                                           "check the Python interpreter setting")
-            finally:
-                os.close(write_fd)
-            return await self._supervise(read_fd)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(job_path)
+            transport, protocol = await loop.connect_read_pipe(lambda: _OutputProtocol(self),
+                                                               os.fdopen(out_read, "rb", buffering=0))
+        except BaseException:
+            self.kill_group()
+            raise
+        return _ForkedProcess(child, transport, protocol)
 
-    async def _supervise(self, read_fd: int) -> RunResult:
-        assert self.transport is not None and self.protocol is not None
+    async def _supervise(self, read_fd: int, process: _Process) -> RunResult:
         loop = asyncio.get_running_loop()
         events_reader = asyncio.StreamReader(limit=_CHUNK)
         events_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(events_reader),
                                                            os.fdopen(read_fd, "rb", buffering=0))
         pump = asyncio.ensure_future(self._pump_events(events_reader))
-        exited = self.protocol.exited
+        exited = process.exited
         if self.cancelled:
             self.kill_group()
         try:
@@ -288,10 +362,11 @@ class _Run:
                 self.timed_out = True
                 self.kill_group()
                 await exited
-            self.returncode = self.transport.get_returncode()
+            self.returncode = process.returncode
+            self.lost = process.lost
             # The worker is gone: so must be everything it started (forked children, xdist workers).
             self.kill_group()
-            await self._finish_reading(pump, self.protocol.output_closed)
+            await self._finish_reading(pump, process.output_closed)
         except asyncio.CancelledError:
             self.kill_group()
             with contextlib.suppress(BaseException):
@@ -301,7 +376,7 @@ class _Run:
             if not pump.done():
                 pump.cancel()
             events_transport.close()
-            self.transport.close()
+            process.close()
         return self._conclude()
 
     async def _finish_reading(self, pump: asyncio.Future[None], output: asyncio.Future[None]) -> None:
@@ -382,6 +457,12 @@ class _Run:
             text = f"[... {self._dropped} earlier bytes of output not kept ...]\n" + text
         return text
 
+    def _worker_ended(self) -> str:
+        """'the test worker exited with code 3', or why its end is unknown."""
+        if self.lost is not None:
+            return f"the test worker ended without a known exit status ({self.lost})"
+        return f"the test worker {describe_exit(self.returncode)}"
+
     def _conclude(self) -> RunResult:
         res = self.results
         returncode = self.returncode
@@ -402,11 +483,11 @@ class _Run:
             return self._result(ERROR, res.failed.message, exit_code=returncode)
         if not res.outcomes and not res.decisions and returncode not in (None, 0) and res.engine is None \
                 and not running:
-            return self._result(ERROR, f"the test worker {describe_exit(returncode)} before it could start; "
-                                       "see the output", exit_code=returncode)
-        text = (f"the test worker {describe_exit(returncode)}{where} before the run finished; "
+            return self._result(ERROR, f"{self._worker_ended()} before it could start; see the output",
+                                exit_code=returncode)
+        text = (f"{self._worker_ended()}{where} before the run finished; "
                 f"{kept} test results reported before it were kept")
-        self._blame(running, f"the test worker {describe_exit(returncode)} while this test ran")
+        self._blame(running, f"{self._worker_ended()} while this test ran")
         return self._result(CRASHED, text, exit_code=returncode)
 
     def _blame(self, running: list[ev.TestStarted], message: str) -> None:
@@ -439,8 +520,85 @@ class _Run:
         )
 
 
+class _Process(Protocol):
+    """A running worker, however it was started: what `_Run` needs of it."""
+
+    pid: int
+    exited: asyncio.Future[None]  # done once it exited (or its exit can no longer be known: see `lost`)
+    output_closed: asyncio.Future[None]  # done once its stdout+stderr pipe reached EOF
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def lost(self) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class _SpawnedProcess:
+    """A cold worker: a subprocess of this one, watched through its asyncio transport."""
+
+    def __init__(self, transport: asyncio.SubprocessTransport, protocol: _WorkerProtocol) -> None:
+        self._transport = transport
+        self.pid: int = transport.get_pid()
+        self.exited = protocol.exited
+        self.output_closed = protocol.output_closed
+
+    @property
+    def returncode(self) -> int | None:
+        return self._transport.get_returncode()
+
+    @property
+    def lost(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+class _ForkedProcess:
+    """A child of the warm worker: its exit comes from the warm worker, its output through a pipe of ours."""
+
+    def __init__(self, child: WarmChild, transport: asyncio.ReadTransport, protocol: _OutputProtocol) -> None:
+        self._child = child
+        self._transport = transport
+        self.pid: int = child.pid
+        self.exited = child.exited
+        self.output_closed = protocol.output_closed
+
+    @property
+    def returncode(self) -> int | None:
+        return self._child.returncode
+
+    @property
+    def lost(self) -> str | None:
+        return self._child.lost
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+class _OutputProtocol(asyncio.Protocol):
+    """The stdout+stderr pipe of a forked worker (kept as a bounded tail)."""
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self.output_closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self._run.keep_output(data)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.output_closed.done():
+            self.output_closed.set_result(None)
+
+
 class _WorkerProtocol(asyncio.SubprocessProtocol):
-    """The worker process's exit and its stdout+stderr (kept as a bounded tail)."""
+    """The cold worker process's exit and its stdout+stderr (kept as a bounded tail)."""
 
     def __init__(self, run: _Run) -> None:
         loop = asyncio.get_running_loop()
@@ -458,6 +616,20 @@ class _WorkerProtocol(asyncio.SubprocessProtocol):
     def process_exited(self) -> None:
         if not self.exited.done():
             self.exited.set_result(None)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str, exc_info: bool = False) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        log.warning(message, exc_info=exc_info)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def run_sync(config: Config, selection: Selection | Iterable[str] | None = None, **kwargs: Any) -> RunResult:

@@ -3,11 +3,15 @@
 Run as ``python -m covlens.runner.worker`` by the session, with the project's interpreter, cwd = project root,
 and two environment variables (both removed from ``os.environ`` before any test code runs):
 
-- ``COVLENS_JOB``: path of a JSON file ``{"config": <Config.to_json()>, "pytest_args": [...]}``
+- ``COVLENS_JOB``: path of a JSON file ``{"config": <Config.to_json()>, "pytest_args": [...], "only": [...] | null}``
+  (``only``: the node ids / files the plugin keeps after collection, `WorkerState.only`; null or absent: all)
 - ``COVLENS_EVENT_FD``: number of an inherited pipe fd the events are written to, one JSON line each.
 
 Only the standard library and covlens modules that import nothing else are imported before the hook is installed,
 so that pytest, its plugins, the conftests and the test modules are all seen by it.
+
+``python -m covlens.runner.worker --warm`` starts the warm worker instead (covlens.runner.warm_process): it forks
+one child per run, and each child runs the very same `run_job` as a cold worker.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from covlens.config import Config
@@ -27,6 +31,7 @@ from covlens.runner import events as ev
 JOB_ENV = "COVLENS_JOB"
 EVENT_FD_ENV = "COVLENS_EVENT_FD"
 PLUGIN = "covlens.runner.pytest_plugin"
+WARM_FLAG = "--warm"  # `python -m covlens.runner.worker --warm` starts the warm worker (warm_process.py)
 
 # Exit codes of the worker itself when it cannot run pytest (pytest's own are 0-5).
 EXIT_NO_JOB = 70
@@ -103,10 +108,12 @@ def _identity(fd: int) -> tuple[int, int] | None:
 class WorkerState:
     """The hook, the event sink and what was already reported, shared by the worker and the pytest plugin."""
 
-    def __init__(self, config: Config, writer: EventWriter, worker: str = "main") -> None:
+    def __init__(self, config: Config, writer: EventWriter, worker: str = "main",
+                 only: frozenset[str] | None = None) -> None:
         self.config = config
         self.writer = writer
         self.worker = worker  # "main" or an xdist worker id
+        self.only = only  # the job's "only": the node ids / files the plugin keeps after collection; None = all
         self.instrumenter: Any = None
         self.engine: str | None = None
         self.finished = False
@@ -118,8 +125,14 @@ class WorkerState:
 
     # -- hook ------------------------------------------------------------------------------------------------
 
-    def install(self) -> None:
-        """Say hello (WorkerStarted), then install the import hook; on any failure run the tests unmeasured."""
+    def install(self, preimported: Sequence[str] = ()) -> None:
+        """Say hello (WorkerStarted), then install the import hook; on any failure run the tests unmeasured.
+
+        `preimported`: modules a warm worker imported before forking this process that a cold worker would only
+        import after installing its hook (pytest and the preloads). The hook must decide them as a cold worker's
+        would — `stdlib`, `third-party`..., never `already-imported` — so it does not see them while it installs,
+        and they are then recorded as its finder records an import (see `_record_preimported`).
+        """
         try:
             from covlens.instrument.hook import Instrumenter
 
@@ -130,13 +143,42 @@ class WorkerState:
             return
         self.engine = getattr(inst, "engine_name", None)
         self._started()
+        hidden = {name: sys.modules.pop(name) for name in preimported if name in sys.modules}
         try:
             inst.install()
         except Exception as exc:  # noqa: BLE001
             self.engine = None
             self._broken_hook(exc)
             return
+        finally:
+            sys.modules.update(hidden)  # the very same objects, in the same order
         self.instrumenter = inst
+        if hidden:
+            self._record_preimported(inst, hidden)
+
+    @staticmethod
+    def _record_preimported(inst: Any, modules: dict[str, Any]) -> None:
+        """Decide pre-imported modules as the hook's finder decides an import: from the spec's origin.
+
+        Built-in modules (the finder never looks at them) and aliases (`sys.modules["py.path"]` set by hand: no
+        finder found them) are left to the end-of-run scan, which decides them as in a cold worker.
+        """
+        from covlens.instrument.decision import INSTRUMENTED, make
+
+        for name, module in modules.items():
+            spec = getattr(module, "__spec__", None)
+            if spec is None or getattr(spec, "name", None) != name or name in sys.builtin_module_names:
+                continue
+            origin = spec.origin
+            namespace = origin is None and spec.submodule_search_locations is not None
+            try:
+                decision = inst.policy.decide(name, origin, namespace=namespace)
+            except Exception:  # noqa: BLE001 - the end-of-run scan will try again
+                continue
+            if decision.action == INSTRUMENTED:  # the warm worker refuses such modules: never expected here
+                decision = make(name, origin, "already-imported", "imported by covlens's warm worker before it "
+                                "forked this run; its code ran without measurement", "warm worker")
+            inst._record(decision)
 
     def _started(self) -> None:
         self.writer.emit(ev.WorkerStarted(os.getpid(), sys.version.split()[0], self.engine, worker=self.worker))
@@ -245,23 +287,34 @@ def _read_job() -> tuple[int, dict[str, Any]]:
 
 
 def run() -> int:
-    """Install the hook, run pytest, report; the exit code the worker should exit with."""
-    global _state
+    """The cold entry: read the job named by the environment, then `run_job`; the exit code to exit with."""
     try:
         fd, job = _read_job()
     except Exception as exc:  # noqa: BLE001
         sys.stderr.write(f"covlens worker: cannot read its job: {type(exc).__name__}: {exc}\n")
         return EXIT_NO_JOB
-    writer = EventWriter(fd_sender(fd))
+    return run_job(job, fd)
+
+
+def run_job(job: dict[str, Any], event_fd: int, *, preimported: Sequence[str] = ()) -> int:
+    """Install the hook, run pytest, report on `event_fd`; the exit code the worker should exit with.
+
+    The one code path of every test process covlens starts: a cold worker and a child of the warm worker (which
+    names the modules it imported beforehand in `preimported`, see `WorkerState.install`).
+    """
+    global _state
+    writer = EventWriter(fd_sender(event_fd))
     try:
         config = Config.from_json(job["config"])
         pytest_args = [str(a) for a in job.get("pytest_args", [])]
+        only = job.get("only")
+        only_set = None if only is None else frozenset(str(n) for n in only)
     except Exception as exc:  # noqa: BLE001
         writer.emit(ev.WorkerFailed(f"covlens worker got an unreadable job ({type(exc).__name__}: {exc}); "
                                     "the server and the worker may be different covlens versions"))
         return EXIT_NO_JOB
-    state = _state = WorkerState(config, writer)
-    state.install()  # FIRST: before pytest, its plugins, conftests or tests are imported
+    state = _state = WorkerState(config, writer, only=only_set)
+    state.install(preimported)  # FIRST: before pytest, its plugins, conftests or tests are imported
     try:
         import pytest
     except ImportError as exc:
@@ -286,16 +339,26 @@ def run() -> int:
     return code
 
 
-def main() -> NoReturn:
-    """Run, then leave with os._exit: threads a test started and never ended must not keep the worker alive."""
-    code = run()
+def flush_std_streams() -> None:
+    """Flush what the tests printed: the process is about to leave with os._exit, which flushes nothing."""
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             if stream is not None:
                 stream.flush()
         except Exception:  # noqa: BLE001
             pass
-    os._exit(code & 0xFF if code >= 0 else 1)
+
+
+def main() -> NoReturn:
+    """Run, then leave with os._exit: threads a test started and never ended must not keep the worker alive."""
+    code = run()
+    flush_std_streams()
+    os._exit(exit_status(code))
+
+
+def exit_status(code: int) -> int:
+    """What os._exit can carry of a pytest exit code."""
+    return code & 0xFF if code >= 0 else 1
 
 
 # -- pytest-xdist workers --------------------------------------------------------------------------------------
@@ -303,23 +366,25 @@ def main() -> NoReturn:
 # Executed by execnet inside each new xdist worker process before xdist's own code (see pytest_plugin and
 # docs/runner.md): installs the hook there too, and hands back a channel the worker's events are sent over.
 XDIST_BOOT = """
-config_json, worker_id = channel.receive()
+_boot = channel.receive()  # (config_json, worker_id) or (config_json, worker_id, only: list | None)
+config_json, worker_id = _boot[0], _boot[1]
 _events = channel.gateway.newchannel()
 channel.send(_events)  # first: data sent on a channel the controller does not know yet would be dropped
 try:
     from covlens.runner import worker as _covlens_worker
-    _covlens_worker.boot_xdist_worker(config_json, worker_id, _events)
+    _covlens_worker.boot_xdist_worker(config_json, worker_id, _events, _boot[2] if len(_boot) > 2 else None)
     channel.send("ok")
 except BaseException as exc:
     channel.send("covlens could not set up xdist worker %s: %s: %s" % (worker_id, type(exc).__name__, exc))
 """
 
 
-def boot_xdist_worker(config_json: str, worker_id: str, channel: Any) -> None:
+def boot_xdist_worker(config_json: str, worker_id: str, channel: Any, only: list[str] | None = None) -> None:
     """In an xdist worker, before xdist loads pytest there: install the hook; events go over the execnet channel."""
     global _state
     writer = EventWriter(channel.send)
-    state = WorkerState(Config.from_json(config_json), writer, worker=worker_id)
+    state = WorkerState(Config.from_json(config_json), writer, worker=worker_id,
+                        only=None if only is None else frozenset(str(n) for n in only))
     state.channel = channel  # type: ignore[attr-defined]  # execnet keeps channels weakly: hold it
     _state = state
     state.install()
@@ -327,6 +392,12 @@ def boot_xdist_worker(config_json: str, worker_id: str, channel: Any) -> None:
 
 if __name__ == "__main__":
     # Run the module's importable twin, so that the plugin's `from covlens.runner import worker` sees this state.
+    if sys.argv[1:] == [WARM_FLAG]:
+        # Through this module, so that the warm worker's __main__ is this file, as in a cold worker: the children
+        # it forks then report the very same decisions.
+        from covlens.runner import warm_process
+
+        warm_process.main()
     from covlens.runner import worker as _twin
 
     _twin.main()
