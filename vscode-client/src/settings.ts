@@ -11,6 +11,10 @@ export interface ServerSettings {
   autoRun?: boolean;
   pytestArgs?: string[];
   debounceMs?: number;
+  saveDebounceMs?: number;
+  testSelection?: 'affected' | 'all';
+  followUpFullRun?: boolean;
+  warmWorker?: boolean;
   interpreter?: string;
   engine?: 'auto' | 'ast' | 'monitor';
   timeout?: number;
@@ -28,6 +32,10 @@ export const SERVER_SETTINGS: Record<keyof ServerSettings, Check> = {
   autoRun: isBool,
   pytestArgs: (v) => Array.isArray(v) && v.every((a) => typeof a === 'string'),
   debounceMs: isNonNegative,
+  saveDebounceMs: isNonNegative,
+  testSelection: (v) => v === 'affected' || v === 'all',
+  followUpFullRun: isBool,
+  warmWorker: isBool,
   interpreter: (v) => typeof v === 'string' && v.trim() !== '',
   engine: (v) => v === 'auto' || v === 'ast' || v === 'monitor',
   timeout: (v) => typeof v === 'number' && v > 0,

@@ -21,6 +21,8 @@ describe('settings', () => {
     expect(properties['covlens.engine'].default).toBe('auto');
     expect(properties['covlens.timeout'].default).toBe(600);
     expect(properties['covlens.missedLinesAsHints'].default).toBe(false);
+    expect(properties['covlens.testSelection'].default).toBe('affected');
+    expect(properties['covlens.followUpFullRun'].default).toBe(true);
     expect(properties['covlens.display'].enum).toEqual(['gutter', 'line']);
   });
 

@@ -28,7 +28,9 @@ from covlens.lsp.settings import Settings
 from covlens.lsp.uris import Locations, norm
 from covlens.model import CANCELLED, COMPLETE, ERROR, RUNNING, RunResult, TestOutcome
 from covlens.runner import events as ev
+from covlens.runner import selection as select
 from covlens.runner.session import Session
+from covlens.runner.warm import WarmWorker
 from covlens.store import ProjectCoverage, Store, StoreError
 from covlens.watch.observer import IgnoreRules, ProjectObserver
 from covlens.watch.scheduler import RunEnded, RunRequest, Scheduler
@@ -38,6 +40,10 @@ log = logging.getLogger("covlens.lsp")
 CONFIG_SECTION = "covlens"
 CLOSE_TIMEOUT = 20.0  # seconds the server waits for a run to stop at shutdown before leaving anyway
 
+# What a run covers (runStatus `scope`): every test; the tests a change affects; every test again after an
+# affected run (in the background); tests the user asked for.
+ALL, AFFECTED, FOLLOW_UP, SELECTION = "all", "affected", "follow-up", "selection"
+
 
 @dataclass
 class LiveRun:
@@ -45,6 +51,7 @@ class LiveRun:
 
     run_id: str
     progress: RunProgress
+    scope: str = ALL
     total: int | None = None
     done: int = 0
     counts: Counter[str] = field(default_factory=Counter)
@@ -65,6 +72,7 @@ class Coordinator:
         self.store: Store | None = None
         self.project: ProjectCoverage | None = None
         self.outcomes: dict[str, TestOutcome] = {}  # each test's latest outcome, the current run's included
+        self._outcomes_by_path: dict[str, dict[str, TestOutcome]] = {}  # by norm(path), for code lens
         self.docs = OpenDocuments()
         self.at = Locations(os.getcwd(), self.docs)  # paths <-> the client's URIs; rooted by `initialize`
         self.publisher = Publisher(ls, self.docs, self.at)
@@ -83,6 +91,12 @@ class Coordinator:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
+        # Selected tests whose run has not completed yet: a later affected run takes them along.
+        self._owed: set[str] = set()
+        self._follow_up_next = False  # the next "run everything" is the follow-up of an affected run
+        self._stats: dict[str, tuple[int, int] | None] = {}  # path -> (mtime_ns, size) when last scheduled
+        self._kept: dict[str, select.Stamp] = {}  # path -> stamp of the text the store keeps for it
+        self._warm: WarmWorker | None = None  # each run forks from it (POSIX), when the warmWorker setting is on
 
     # ------------------------------------------------------------------------------------------- start-up
 
@@ -120,10 +134,16 @@ class Coordinator:
         except StoreError as exc:
             self._show(types.MessageType.Error, f"covlens cannot keep results: {exc}")
         self._doc_uri = await asyncio.to_thread(diag.reasons_doc, self.root)
+        if os.name == "posix":
+            self._warm = WarmWorker(self.settings.python, self.root)
         if self.store is not None:
             for message in self.store.messages:
                 self._show(types.MessageType.Warning, f"covlens: {message}")
             await self._refresh_project()
+            if self._warm is not None and self.project is not None:
+                # What the last session's runs imported from outside the project: the first run starts warm too.
+                self._warm.set_preload(d.module for d in self.project.decisions
+                                       if d.reason in ("stdlib", "third-party"))
             self.publisher.stale = True  # whatever is stored predates this session
             last = self.project.last_run if self.project else None
             self.publisher.run_id = last.run_id if last else None
@@ -206,17 +226,36 @@ class Coordinator:
         """From the watchdog observer (already on the loop)."""
         self.files_changed(paths)
 
-    def files_changed(self, paths: Iterable[str]) -> None:
-        """Files changed on disk (a save, a watched-files event, the observer): schedule a run after the debounce."""
+    def files_changed(self, paths: Iterable[str], *, saved: bool = False) -> None:
+        """Files changed on disk (a save, a watched-files event, the observer): schedule a run after the debounce.
+
+        One save reaches us up to three times (didSave, the client's file watcher, our observer): a path whose
+        size and mtime are what they were when it was last scheduled is the same change, and is ignored.
+        """
         if self._closed or self.scheduler is None or self.rules is None:
             return
-        relevant = {p for p in paths if self.rules.relevant(p)}
+        relevant = {p for p in paths if self.rules.relevant(p) and self._is_new_change(p)}
         if not relevant:
             return
         if any(os.path.basename(p) == "pyproject.toml" for p in relevant):
             self._load_config()  # the diagnostic changes at once, whether or not a run follows
+        dependencies = [p for p in relevant if select.changes_everything(p) and os.path.basename(p) != "conftest.py"]
+        if dependencies and self._warm is not None:
+            self._warm.invalidate(f"{os.path.basename(dependencies[0])} changed")
         if self.settings.auto_run:
-            self.scheduler.notify_changed(relevant)
+            delay = self.settings.save_debounce_ms / 1000 if saved else None
+            self.scheduler.notify_changed(relevant, delay=delay)
+
+    def _is_new_change(self, path: str) -> bool:
+        try:
+            st = os.stat(path)
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if path in self._stats and self._stats[path] == stamp:
+            return False
+        self._stats[path] = stamp
+        return True
 
     def watched_files_changed(self, params: types.DidChangeWatchedFilesParams) -> None:
         self.files_changed(p for p in (self.at.path(change.uri) for change in params.changes) if p)
@@ -224,7 +263,7 @@ class Coordinator:
     def saved(self, params: types.DidSaveTextDocumentParams) -> None:
         path = self.at.path(params.text_document.uri)
         if path:
-            self.files_changed([path])
+            self.files_changed([path], saved=True)
 
     def opened(self, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
@@ -303,25 +342,31 @@ class Coordinator:
                 error = self.config_error
                 self._status.update(self._live_status(ERROR, f"invalid configuration: {error}"), force=True)
                 return None
+            selection, live.scope = await self._choose(request, config)
             live.measured_texts = {doc.path: _read(doc.path) for doc in self.docs}
+            started_ns = time.time_ns()
             self._status.update(self._live_status(RUNNING, "Starting the tests…"), force=True)
             await live.progress.begin("Starting the tests…")
-            session = Session(config, python=self.settings.python)
+            warm = self._warm if self.settings.warm_worker else None
+            session = Session(config, python=self.settings.python, warm=warm)
             self._session = session
             try:
-                result = await session.run(request.selection, on_event=self._on_event)
+                result = await session.run(selection, on_event=self._on_event)
             finally:
                 self._session = None
-            await self._record(result)
+            await self._record(result, started_ns, live.scope, selection)
             if not self._closed:
                 self.publisher.stale = result.summary.state != COMPLETE
                 self.publisher.run_id = run_id
-                self._publish_all(measured_texts=live.measured_texts)
+                self._publish_all(measured_texts=live.measured_texts, first=request.changed)
                 message = result.summary.message
                 if result.summary.state not in (COMPLETE, CANCELLED) and result.output.strip():
                     log.warning("run %s ended %s; last output:\n%s", run_id, result.summary.state,
                                 result.output[-4000:])
                 self._finish(live, result.summary.state, message)
+                if live.scope == AFFECTED and result.summary.state == COMPLETE and self.settings.follow_up_full_run:
+                    self._follow_up_next = True
+                    self._keep(self.scheduler.run_now(None))  # type: ignore[union-attr]
             return result
         except asyncio.CancelledError:
             self._finish(live, CANCELLED, "cancelled")
@@ -331,16 +376,78 @@ class Coordinator:
             if self.live is live:
                 self.live = None
 
+    async def _choose(self, request: RunRequest, config: Config) -> tuple[select.Selection, str]:
+        """The tests this run runs, and its scope: asked for, affected by the changes, or all."""
+        if request.selection is not None:
+            return select.Selection.coerce(request.selection), SELECTION
+        if request.manual:
+            scope = FOLLOW_UP if self._follow_up_next else ALL
+            self._follow_up_next = False
+            return select.Selection.all(), scope
+        self._follow_up_next = False
+        if (self.settings.test_selection != "affected" or self.store is None or not config.contexts
+                or not request.changed):
+            return select.Selection.all(), ALL
+        try:
+            plan = await asyncio.to_thread(self._plan, request.changed, config)
+        except StoreError as exc:
+            log.warning("test selection failed, running everything: %s", exc)
+            return select.Selection.all(), ALL
+        if plan.selection is None:
+            log.info("running every test: %s", plan.reason)
+            return select.Selection.all(), ALL
+        log.info("running the tests the change affects: %s", plan.reason)
+        self._owed |= set(plan.selection.only or ())
+        return plan.selection, AFFECTED
+
+    def _plan(self, changed: Iterable[str], config: Config) -> select.Plan:
+        """(In a thread.) Plan the affected run and move the stored lines of the edited files with the edits."""
+        assert self.store is not None
+        known = {os.path.realpath(p): p for p in (self.project.files if self.project else {})}
+        paths = [known.get(os.path.realpath(p), p) for p in changed]
+        plan = select.plan(paths, self.store, root=config.root, test_patterns=config.test_patterns,
+                           also=self._owed)
+        for edit in plan.edits:
+            self.store.apply_edit(edit.path, edit.text, edit.mapping)
+            self._kept.pop(edit.path, None)  # stamped again when a run records it
+        return plan
+
     def _finish(self, live: LiveRun, state: str, message: str) -> None:
         live.progress.end(message)
         if not self._closed:
             self._status.update(self._live_status(state, message, live), force=True)
 
-    async def _record(self, result: RunResult) -> None:
+    async def _record(self, result: RunResult, started_ns: int = 0, scope: str = ALL,
+                      selection: select.Selection | None = None) -> None:
+        finished = {o.nodeid for o in result.outcomes}
+        complete = result.summary.state == COMPLETE
+        if complete and scope in (ALL, FOLLOW_UP):
+            self._owed.clear()
+        elif complete and selection is not None:
+            self._owed -= set(selection.only or ())
+        self._owed -= finished
         if self.store is None:
             return
+
+        def record() -> None:
+            assert self.store is not None
+            measured = set(result.files) | {p for per_file in result.hits.values() for p in per_file}
+            if result.summary.state == COMPLETE and scope in (ALL, FOLLOW_UP):
+                self._kept.clear()  # an authoritative run: keep every text again, whatever happened before
+            texts, stamps = select.texts_as_of(measured, started_ns, self._kept)
+            self.store.record(result, sources=texts)
+            for path, text in texts.items():
+                if text is None:
+                    self._kept.pop(path, None)
+            self._kept.update(stamps)
+            if complete and scope == AFFECTED and selection is not None and selection.only is not None:
+                # A test file run whole: its tests that did not run are gone (deleted or renamed).
+                files = {e for e in selection.only if "::" not in e}
+                gone = [n for n in self.store.test_ids() if n.split("::", 1)[0] in files and n not in finished]
+                if gone:
+                    self.store.forget_tests(gone)
         try:
-            await asyncio.to_thread(self.store.record, result)
+            await asyncio.to_thread(record)
         except StoreError as exc:
             self._show(types.MessageType.Error, f"covlens could not store the results: {exc}")
             return
@@ -353,7 +460,10 @@ class Coordinator:
         except StoreError as exc:
             self._show(types.MessageType.Error, f"covlens cannot read its results: {exc}")
             return
-        self.outcomes = dict(self.project.tests)
+        self.outcomes = {}
+        self._outcomes_by_path = {}
+        for outcome in self.project.tests.values():
+            self._set_outcome(outcome)
 
     def _on_event(self, event: ev.Event) -> None:
         """A worker event: counts for progress, and a failing test's diagnostics at once."""
@@ -367,7 +477,7 @@ class Coordinator:
             live.done += 1
             live.counts[outcome.outcome] += 1
             before = self.outcomes.get(outcome.nodeid)
-            self.outcomes[outcome.nodeid] = outcome
+            self._set_outcome(outcome)
             touched = _failure_uris(before, self.at.uri) | _failure_uris(outcome, self.at.uri)
             if touched:
                 self._publish_diagnostics(touched)
@@ -395,7 +505,7 @@ class Coordinator:
         live = live or self.live
         assert live is not None
         return run_status(live.run_id, state, total=live.total, done=live.done, counts=live.counts,
-                          percent=self._percent(), message=message)
+                          percent=self._percent(), message=message, scope=live.scope)
 
     def _send_status(self, params: dict[str, Any]) -> None:
         self.ls.protocol.notify(RUN_STATUS, params)
@@ -406,13 +516,15 @@ class Coordinator:
 
     # ------------------------------------------------------------------------------------------- publishing
 
-    def _publish_all(self, measured_texts: dict[str, str | None] | None = None) -> None:
-        """Every workspace file's coverage and every diagnostic, from the current project."""
+    def _publish_all(self, measured_texts: dict[str, str | None] | None = None, first: Iterable[str] = ()) -> None:
+        """Every workspace file's coverage and every diagnostic, from the current project; `first` paths first
+        (the files just edited: the ones the user is looking at)."""
         self.publisher.load(self.project, self.settings, self._doc_uri)
         for doc in self.docs:
             if measured_texts is not None and doc.path in measured_texts:
                 doc.measured_on(measured_texts[doc.path])
-        for uri in self.publisher.files:
+        early = list(dict.fromkeys(uri for uri in (self.at.uri(p) for p in first) if uri in self.publisher.files))
+        for uri in [*early, *(u for u in self.publisher.files if u not in early)]:
             self.publisher.coverage(uri)
         self._publish_diagnostics(self.publisher.all_uris(self._failures(), self.config_error))
         self.publisher.refresh_lenses()
@@ -439,8 +551,15 @@ class Coordinator:
 
     def outcomes_in(self, path: str) -> list[TestOutcome]:
         """The latest outcomes of the tests defined in the file at `path`."""
-        key = norm(path)
-        return [o for o in self.outcomes.values() if o.path and norm(o.path) == key]
+        return list(self._outcomes_by_path.get(norm(path), {}).values())
+
+    def _set_outcome(self, outcome: TestOutcome) -> None:
+        before = self.outcomes.get(outcome.nodeid)
+        if before is not None and before.path:
+            self._outcomes_by_path.get(norm(before.path), {}).pop(outcome.nodeid, None)
+        self.outcomes[outcome.nodeid] = outcome
+        if outcome.path:
+            self._outcomes_by_path.setdefault(norm(outcome.path), {})[outcome.nodeid] = outcome
 
     async def tests_for_line(self, path: str, line: int) -> list[str]:
         """Node ids of the tests that ran 1-based `line` of `path` (from the store)."""
@@ -517,6 +636,9 @@ class Coordinator:
             self._observer = None
         for task in list(self._tasks):
             task.cancel()
+        if self._warm is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._warm.close(), CLOSE_TIMEOUT)
         if self.store is not None:
             with contextlib.suppress(Exception):
                 self.store.close()

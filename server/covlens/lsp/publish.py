@@ -65,11 +65,12 @@ def file_coverage(uri: str, decision: Decision, coverage: FileCoverage | None, *
 
 
 def run_status(run_id: str | None, state: str, *, total: int | None, done: int, counts: Mapping[str, int],
-               percent: float | None, message: str) -> dict[str, Any]:
+               percent: float | None, message: str, scope: str | None = None) -> dict[str, Any]:
     """The `covlens/runStatus` params."""
     return {
         "runId": run_id,
         "state": state,
+        "scope": scope,
         "total": total,
         "done": done,
         "counts": dict(counts),

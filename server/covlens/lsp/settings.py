@@ -46,6 +46,10 @@ class Settings:
     auto_run: bool = True
     pytest_args: tuple[str, ...] = ()
     debounce_ms: int = 300
+    save_debounce_ms: int = 20  # an editor's save is one deliberate change: start (almost) at once
+    test_selection: str = "affected"  # "affected": the tests a change affects first; "all": every test each time
+    follow_up_full_run: bool = True  # after an affected run, every test in the background
+    warm_worker: bool = True  # fork each run from a process with pytest already imported (POSIX)
     interpreter: str | None = None
     engine: str | None = None  # None: as pyproject.toml says (itself "auto" by default)
     timeout: float | None = None  # None: as pyproject.toml says
@@ -121,6 +125,19 @@ def _debounce(value: Any, _: Settings) -> tuple[str, int]:
     return "debounce_ms", int(value)
 
 
+def _save_debounce(value: Any, _: Settings) -> tuple[str, int]:
+    return "save_debounce_ms", _debounce(value, _)[1]
+
+
+SELECTIONS = ("affected", "all")
+
+
+def _test_selection(value: Any, _: Settings) -> tuple[str, str]:
+    if value not in SELECTIONS:
+        raise ValueError(f"must be one of {', '.join(SELECTIONS)}, got {_show(value)}")
+    return "test_selection", value
+
+
 def _interpreter(value: Any, _: Settings) -> tuple[str, str | None]:
     if value is None or value == "":
         return "interpreter", None
@@ -158,6 +175,10 @@ _READERS = {
     "autoRun": _bool("auto_run"),
     "pytestArgs": _pytest_args,
     "debounceMs": _debounce,
+    "saveDebounceMs": _save_debounce,
+    "testSelection": _test_selection,
+    "followUpFullRun": _bool("follow_up_full_run"),
+    "warmWorker": _bool("warm_worker"),
     "interpreter": _interpreter,
     "engine": _engine,
     "timeout": _timeout,

@@ -16,6 +16,7 @@ import pytest
 from covlens.model import COLLECTION_CONTEXT, Location, TestOutcome
 from covlens.runner import events as ev
 from covlens.runner import worker as worker_mod
+from covlens.runner.selection import keeps
 
 MAX_MESSAGE = 4000
 
@@ -134,7 +135,8 @@ class CovlensPlugin:
     def pytest_xdist_newgateway(self, gateway: Any) -> None:
         """A new xdist worker process exists but xdist has not started pytest in it: install the hook there first."""
         channel = gateway.remote_exec(worker_mod.XDIST_BOOT)
-        channel.send((self.state.config.to_json(), str(gateway.id)))
+        only = getattr(self.state, "only", None)
+        channel.send((self.state.config.to_json(), str(gateway.id), None if only is None else sorted(only)))
         try:
             events = channel.receive(timeout=120)
             # The worker's events arrive in execnet's receiver thread; pass them on, in order, as they come.
@@ -150,6 +152,20 @@ class CovlensPlugin:
             self.state.notice(f"{status}; its tests run unmeasured")
 
     # -- collection ------------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Keep only the tests a selection names (node ids, or whole files), when it names some."""
+        only = getattr(self.state, "only", None)
+        if only is None or self.role == "xdist-controller":
+            return
+        kept: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        for item in items:
+            (kept if keeps(only, item.nodeid) else dropped).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if self.role == "main":

@@ -23,7 +23,7 @@ from covlens.workfolder import ensure_covlens_folder
 log = logging.getLogger("covlens.store")
 
 # Bump when the tables change: an older database is then rebuilt (results are cheap to recompute, a migration is not).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DIRNAME = ".covlens"
 FILENAME = "covlens.db"
 KEEP_RUNS = 50  # run history kept for `covlens report`/the LSP; older rows are pruned at each record
@@ -48,6 +48,9 @@ CREATE INDEX hits_by_path ON hits (path);
 -- per file, the union of all contexts' lines and the number of tests per line, kept in step with `hits`
 -- so that reading the project is one pass over files rather than over every (test, file) pair
 CREATE TABLE line_totals (path TEXT PRIMARY KEY, executed BLOB NOT NULL, counts TEXT NOT NULL);
+-- the text each measured file had when its lines were recorded: the "before" of the next edit, from which
+-- test selection finds the changed blocks and line numbers are moved (no row: unknown, e.g. edited mid-run)
+CREATE TABLE sources (path TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
 
 
@@ -193,7 +196,8 @@ class Store:
 
     # ----------------------------------------------------------------- writing
 
-    def record(self, result: RunResult, *, partial: bool = False) -> None:
+    def record(self, result: RunResult, *, partial: bool = False,
+               sources: Mapping[str, str | None] | None = None) -> None:
         """Store one run's results in a single transaction.
 
         A complete run of all tests replaces everything. Any other run (a selection of tests, or a run that was
@@ -203,10 +207,14 @@ class Store:
         last complete results. Pass `partial=True` when the run was narrowed in a way the summary cannot show
         (pytest arguments such as `-k`, `-m` or paths); a run that stopped early (`-x`, fewer outcomes than tests
         collected) is treated as partial by itself.
-        """
-        self._guarded(lambda conn: self._record(conn, result, partial))
 
-    def _record(self, conn: sqlite3.Connection, result: RunResult, partial: bool = False) -> None:
+        `sources` maps paths to the text they had when the run started (None: edited while it ran), for test
+        selection; see `_keep_sources`.
+        """
+        self._guarded(lambda conn: self._record(conn, result, partial, sources))
+
+    def _record(self, conn: sqlite3.Connection, result: RunResult, partial: bool = False,
+                sources: Mapping[str, str | None] | None = None) -> None:
         summary = result.summary
         complete = summary.state == COMPLETE
         stopped_early = summary.total is not None and len(result.outcomes) < summary.total
@@ -269,12 +277,79 @@ class Store:
                 conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
                              (lines.path, lines.module, _bits(lines.statements), _bits(lines.excluded), seq))
 
+            self._keep_sources(conn, result, sources)
             self._update_totals(conn, touched)
             conn.execute("DELETE FROM runs WHERE seq <= ?", (seq - KEEP_RUNS,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _keep_sources(conn: sqlite3.Connection, result: RunResult, sources: Mapping[str, str | None] | None) -> None:
+        """Keep the texts given; None for a path means its text is unknown (edited mid-run). A path left out
+        keeps its row (the caller knows it did not change). Without `sources` at all (a run recorded by the CLI)
+        the lines now stored match no kept text: forget the texts, and the next edit of such a file runs every
+        test."""
+        if sources is None:
+            measured = set(result.files) | {p for per_file in result.hits.values() for p in per_file}
+            conn.executemany("DELETE FROM sources WHERE path=?", [(p,) for p in measured])
+            return
+        for path, text in sources.items():
+            if text is None:
+                conn.execute("DELETE FROM sources WHERE path=?", (path,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (path, text))
+
+    def apply_edit(self, path: str, text: str, mapping: Mapping[int, int]) -> None:
+        """The file at `path` now reads `text`: move every context's lines through `mapping` (old → new line),
+        dropping lines the edit rewrote, and take the new statements; the tests that ran rewritten code must be
+        run again (test selection does that) to get their lines back."""
+        def edit(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute("SELECT context, lines FROM hits WHERE path=?", (path,)).fetchall()
+                for context, blob in rows:
+                    moved = [mapping[n] for n in decode(blob) if n in mapping]
+                    if moved:
+                        conn.execute("UPDATE hits SET lines=? WHERE context=? AND path=?",
+                                     (_bits(moved), context, path))
+                    else:
+                        conn.execute("DELETE FROM hits WHERE context=? AND path=?", (context, path))
+                row = conn.execute("SELECT module, statements, excluded FROM files WHERE path=?", (path,)).fetchone()
+                if row is not None:
+                    facts = _analyze_text(text, path, row[0])
+                    if facts is None:  # a syntax error: the old statements, moved, are the best guess
+                        statements = [mapping[n] for n in decode(row[1]) if n in mapping]
+                        excluded = [mapping[n] for n in decode(row[2]) if n in mapping]
+                    else:
+                        statements, excluded = sorted(facts.statements), sorted(facts.excluded)
+                    conn.execute("UPDATE files SET statements=?, excluded=? WHERE path=?",
+                                 (_bits(statements), _bits(excluded), path))
+                conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (path, text))
+                self._update_totals(conn, [path])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._guarded(edit)
+
+    def forget_tests(self, nodeids: Iterable[str]) -> None:
+        """Drop tests that no longer exist (their outcomes and lines)."""
+        def forget(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                touched: set[str] = set()
+                for nodeid in nodeids:
+                    touched.update(r[0] for r in conn.execute("SELECT path FROM hits WHERE context=?", (nodeid,)))
+                    conn.execute("DELETE FROM hits WHERE context=?", (nodeid,))
+                    conn.execute("DELETE FROM tests WHERE nodeid=?", (nodeid,))
+                self._update_totals(conn, touched)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._guarded(forget)
 
     @staticmethod
     def _insert_hits(conn: sqlite3.Connection, context: str, per_file: Mapping[str, Iterable[int]], seq: int,
@@ -373,6 +448,25 @@ class Store:
                           if line in decode(blob))
         return self._guarded(read)
 
+    def source_of(self, path: str) -> str | None:
+        """The text the file at `path` had when its lines were last recorded (None: unknown)."""
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT text FROM sources WHERE path=?", (path,)).fetchone()
+            return row[0] if row else None
+        return self._guarded(read)
+
+    def hits_in(self, path: str) -> dict[str, frozenset[int]]:
+        """Each test's latest lines in the file at `path` (nodeid -> lines; import-time lines not included)."""
+        def read(conn: sqlite3.Connection) -> dict[str, frozenset[int]]:
+            return {context: _nums(blob) for context, blob in
+                    conn.execute("SELECT context, lines FROM hits WHERE path=? AND context != ?",
+                                 (path, COLLECTION_CONTEXT))}
+        return self._guarded(read)
+
+    def test_ids(self) -> dict[str, str]:
+        """Every known test's latest outcome, by nodeid."""
+        return self._guarded(lambda conn: dict(conn.execute("SELECT nodeid, outcome FROM tests").fetchall()))
+
     def context_hits(self) -> dict[str, dict[str, frozenset[int]]]:
         """Every context's latest lines: context ('' for collection, else a nodeid) -> path -> lines."""
         def read(conn: sqlite3.Connection) -> dict[str, dict[str, frozenset[int]]]:
@@ -390,6 +484,17 @@ def _module_name(decision: Decision | None, path: str) -> str:
 def _unknown_decision(module: str, path: str) -> Decision:
     # Line facts or hits with no decision recorded: it was measured, so it was instrumented.
     return Decision(module, path, "instrumented", "workspace", "measured (no decision was recorded for this file)")
+
+
+def _analyze_text(text: str, path: str, module: str) -> FileLines | None:
+    try:
+        from covlens.instrument.lines import analyze
+
+        facts = analyze(text, path)
+        return FileLines(path, module, frozenset(facts.statements), frozenset(facts.excluded))
+    except Exception:  # a syntax error: unknown
+        log.debug("cannot analyse the new text of %s", path, exc_info=True)
+        return None
 
 
 def _analyze(path: str, module: str) -> FileLines | None:

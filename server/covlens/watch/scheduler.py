@@ -110,8 +110,12 @@ class Scheduler(Generic[T]):
         """The request of the run in progress, if any."""
         return self._current
 
-    def notify_changed(self, paths: Iterable[str]) -> None:
-        """Files changed (call on the loop's thread): (re)start the debounce; cancel a run in progress."""
+    def notify_changed(self, paths: Iterable[str], *, delay: float | None = None) -> None:
+        """Files changed (call on the loop's thread): (re)start the debounce; cancel a run in progress.
+
+        `delay` replaces the debounce for this call: an editor's save is one deliberate change, not the first of a
+        burst, so it can start sooner than the watcher's events.
+        """
         if self._closed:
             return
         paths = set(paths)
@@ -121,7 +125,7 @@ class Scheduler(Generic[T]):
         self._idle.clear()
         if self._current is not None:
             self._supersede()
-        self._arm()
+        self._arm(self.debounce if delay is None else delay)
 
     def notify_changed_threadsafe(self, paths: Iterable[str]) -> None:
         """`notify_changed` from any thread (watchdog's observer thread)."""
@@ -184,10 +188,10 @@ class Scheduler(Generic[T]):
 
     # ------------------------------------------------------------------------------------------- internals
 
-    def _arm(self) -> None:
+    def _arm(self, delay: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self._call_later(self.debounce, self._fire)
+        self._timer = self._call_later(delay, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
