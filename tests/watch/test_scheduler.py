@@ -96,6 +96,24 @@ async def test_no_run_starts_before_the_debounce_elapses():
     await scheduler.close()
 
 
+async def test_a_save_starts_after_its_own_short_delay_and_hurries_a_change_already_pending():
+    timers, rec = FakeTimers(), Recorder()
+    scheduler = make(rec, call_later=timers, debounce=0.3)
+    scheduler.notify_changed({"/p/a.py"}, delay=0.02)
+    assert [h.delay for h in timers.live] == [0.02]
+    timers.elapse()
+    await rec.next_end()
+    scheduler.notify_changed({"/p/b.py"})  # the watcher saw the save first...
+    scheduler.hurry(0.02)  # ...then the editor's didSave came
+    assert [h.delay for h in timers.live] == [0.02]
+    timers.elapse()
+    ended = await rec.next_end()
+    assert ended.request.changed == {"/p/b.py"}
+    scheduler.hurry(0.02)  # nothing pending: no run
+    assert timers.live == []
+    await scheduler.close()
+
+
 async def test_a_burst_of_a_thousand_changes_gives_one_run_with_every_path():
     timers, rec = FakeTimers(), Recorder()
     scheduler = make(rec, call_later=timers)

@@ -16,7 +16,7 @@ from covlens.instrument import cache as code_cache
 from covlens.instrument import discover, early, lines
 from covlens.instrument.decision import INSTRUMENTED, Decision, make
 from covlens.instrument.engine import Engine, create_engine
-from covlens.instrument.policy import Policy, has_skip_pragma
+from covlens.instrument.policy import Policy, has_skip_pragma, real_path
 from covlens.instrument.recorder import Recorder
 from covlens.model import FileLines
 
@@ -202,16 +202,18 @@ class Instrumenter:
             for path, fh in self.recorder.files().items()
         }
 
-    def finish(self) -> list[Decision]:
-        """Decisions for modules the hook never saw and for source files no test imported; then uninstall."""
+    def finish(self, *, unimported: bool = True) -> list[Decision]:
+        """Decisions for modules the hook never saw and (unless `unimported` is false: a run of a few selected
+        tests, which says nothing about what the whole suite imports) for source files no test imported;
+        then uninstall."""
         self.uninstall()
-        decided_paths = {os.path.realpath(d.path) for d in self.decisions() if d.path}
+        decided_paths = {real_path(d.path) for d in self.decisions() if d.path}
         for name, module in list(sys.modules.items()):
             origin = self._origin_of(module)
             if origin is None:
                 continue
-            if name in self._decisions or os.path.realpath(origin) in decided_paths:
-                decided_paths.add(os.path.realpath(origin))  # e.g. a re-entrant import, decided without a path
+            if name in self._decisions or real_path(origin) in decided_paths:
+                decided_paths.add(real_path(origin))  # e.g. a re-entrant import, decided without a path
                 continue
             decision = self.policy.decide(name, origin)
             if decision.action == INSTRUMENTED:
@@ -219,10 +221,10 @@ class Instrumenter:
                                 "imported while covlens's hook was not on sys.meta_path (a test removed it?); "
                                 "its code ran without measurement", "covlens hook")
             self._record(decision)
-            decided_paths.add(os.path.realpath(origin))
+            decided_paths.add(real_path(origin))
         roots = self.config.sources or (self.config.root,)
-        for module_name, path in discover.source_files(tuple(roots)):
-            if os.path.realpath(path) in decided_paths:
+        for module_name, path in discover.source_files(tuple(roots)) if unimported else ():
+            if real_path(path) in decided_paths:
                 continue
             decision = self.policy.decide(module_name, path)
             if decision.action != INSTRUMENTED:

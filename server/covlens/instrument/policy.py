@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import site
@@ -20,8 +21,14 @@ PRAGMA_RE = re.compile(r"^[ \t]*#[ \t]*covlens:[ \t]*skip-file[ \t]*$", re.MULTI
 _SELF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@functools.lru_cache(maxsize=None)
 def _norm(path: str) -> str:
+    # Cached: realpath costs an lstat per path component, and a run asks for the same few hundred paths (every
+    # module in sys.modules at start and at the end); a warm worker's children inherit the cache it filled.
     return os.path.normcase(os.path.realpath(path))
+
+
+real_path = _norm  # for the hook: the same normalised, cached form of a path
 
 
 def _under(path: str, folder: str) -> bool:

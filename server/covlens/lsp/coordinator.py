@@ -234,8 +234,11 @@ class Coordinator:
         """
         if self._closed or self.scheduler is None or self.rules is None:
             return
-        relevant = {p for p in paths if self.rules.relevant(p) and self._is_new_change(p)}
+        watched = [p for p in paths if self.rules.relevant(p)]
+        relevant = {p for p in watched if self._is_new_change(p)}
         if not relevant:
+            if saved and watched and self.settings.auto_run:
+                self.scheduler.hurry(self.settings.save_debounce_ms / 1000)  # the watcher saw it first
             return
         if any(os.path.basename(p) == "pyproject.toml" for p in relevant):
             self._load_config()  # the diagnostic changes at once, whether or not a run follows
@@ -342,7 +345,9 @@ class Coordinator:
                 error = self.config_error
                 self._status.update(self._live_status(ERROR, f"invalid configuration: {error}"), force=True)
                 return None
+            clock = [time.perf_counter()]  # phase ends, for the log line that says where a run's time went
             selection, live.scope = await self._choose(request, config)
+            clock.append(time.perf_counter())
             live.measured_texts = {doc.path: _read(doc.path) for doc in self.docs}
             started_ns = time.time_ns()
             self._status.update(self._live_status(RUNNING, "Starting the tests…"), force=True)
@@ -351,10 +356,13 @@ class Coordinator:
             session = Session(config, python=self.settings.python, warm=warm)
             self._session = session
             try:
+                clock.append(time.perf_counter())
                 result = await session.run(selection, on_event=self._on_event)
+                clock.append(time.perf_counter())
             finally:
                 self._session = None
             await self._record(result, started_ns, live.scope, selection)
+            clock.append(time.perf_counter())
             if not self._closed:
                 self.publisher.stale = result.summary.state != COMPLETE
                 self.publisher.run_id = run_id
@@ -364,6 +372,10 @@ class Coordinator:
                     log.warning("run %s ended %s; last output:\n%s", run_id, result.summary.state,
                                 result.output[-4000:])
                 self._finish(live, result.summary.state, message)
+                clock.append(time.perf_counter())
+                log.info("run %s (%s, %s): plan %.0f ms, start %.0f ms, tests %.0f ms, store %.0f ms, publish %.0f ms",
+                         run_id, live.scope, result.summary.state,
+                         *(1000 * (b - a) for a, b in zip(clock, clock[1:])))
                 if live.scope == AFFECTED and result.summary.state == COMPLETE and self.settings.follow_up_full_run:
                     self._follow_up_next = True
                     self._keep(self.scheduler.run_now(None))  # type: ignore[union-attr]

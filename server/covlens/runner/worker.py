@@ -257,7 +257,7 @@ class WorkerState:
         previous, hits = self.switch_context(COLLECTION_CONTEXT, final=True)
         self.report_context(previous, hits)
         try:
-            decisions = self.instrumenter.finish()
+            decisions = self.instrumenter.finish(unimported=self.only is None)
         except Exception as exc:  # noqa: BLE001
             self.notice(f"covlens failed to finish measuring: {type(exc).__name__}: {exc}")
             decisions = []

@@ -127,6 +127,13 @@ class Scheduler(Generic[T]):
             self._supersede()
         self._arm(self.debounce if delay is None else delay)
 
+    def hurry(self, delay: float) -> None:
+        """Start the pending run within `delay` seconds if its debounce would end later (an editor's save of a
+        change the file watcher already reported)."""
+        if self._closed or self._timer is None:
+            return
+        self._arm(delay)
+
     def notify_changed_threadsafe(self, paths: Iterable[str]) -> None:
         """`notify_changed` from any thread (watchdog's observer thread)."""
         frozen = frozenset(paths)
