@@ -51,6 +51,8 @@ async def test_editing_one_function_runs_only_its_tests_then_everything_in_the_b
     assert (fast["state"], fast["total"], fast["counts"]) == ("complete", 1, {"passed": 1})
     _, alpha = await client.coverage_of("lib/alpha.py", mark, lambda p: p["runId"] == fast["runId"])
     assert not alpha["stale"] and 10 in alpha["covered"]  # 0-based: `result = 3 * x`
+    published = [p["uri"] for p in client.inbox.all("covlens/fileCoverage", mark) if p["runId"] == fast["runId"]]
+    assert published[0] == client.uri("lib/alpha.py"), "the edited file goes out first"
 
     _, full = await client.inbox.wait("covlens/runStatus", ended("follow-up"), after)
     assert (full["state"], full["counts"]) == ("complete", {"passed": 5})

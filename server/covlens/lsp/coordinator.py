@@ -26,7 +26,7 @@ from covlens.lsp.progress import RunProgress
 from covlens.lsp.publish import IDLE, RUN_STATUS, FileView, Publisher, Throttle, run_status
 from covlens.lsp.settings import Settings
 from covlens.lsp.uris import Locations, norm
-from covlens.model import CANCELLED, COMPLETE, ERROR, RUNNING, RunResult, TestOutcome
+from covlens.model import CANCELLED, COMPLETE, ERROR, RUNNING, FileCoverage, RunResult, TestOutcome
 from covlens.runner import events as ev
 from covlens.runner import selection as select
 from covlens.runner.session import Session
@@ -361,7 +361,11 @@ class Coordinator:
                 clock.append(time.perf_counter())
             finally:
                 self._session = None
-            await self._record(result, started_ns, live.scope, selection)
+            early = await self._record(result, started_ns, live.scope, selection, first=request.changed)
+            if early and not self._closed:
+                self._publish_early(early, run_id, live.measured_texts)
+            if self.store is not None:
+                await self._refresh_project()
             clock.append(time.perf_counter())
             if not self._closed:
                 self.publisher.stale = result.summary.state != COMPLETE
@@ -430,7 +434,9 @@ class Coordinator:
             self._status.update(self._live_status(state, message, live), force=True)
 
     async def _record(self, result: RunResult, started_ns: int = 0, scope: str = ALL,
-                      selection: select.Selection | None = None) -> None:
+                      selection: select.Selection | None = None, first: Iterable[str] = ()) -> list[FileCoverage]:
+        """Store the run (then refresh `project`); the fresh coverage of the `first` paths when the run was an
+        affected one that completed, read on their own so that they can be published before everything else."""
         finished = {o.nodeid for o in result.outcomes}
         complete = result.summary.state == COMPLETE
         if complete and scope in (ALL, FOLLOW_UP):
@@ -439,9 +445,11 @@ class Coordinator:
             self._owed -= set(selection.only or ())
         self._owed -= finished
         if self.store is None:
-            return
+            return []
+        known = {os.path.realpath(p): p for p in (self.project.files if self.project else {})}
+        early_paths = [known.get(os.path.realpath(p), p) for p in first] if complete and scope == AFFECTED else []
 
-        def record() -> None:
+        def record() -> list[FileCoverage]:
             assert self.store is not None
             measured = set(result.files) | {p for per_file in result.hits.values() for p in per_file}
             if result.summary.state == COMPLETE and scope in (ALL, FOLLOW_UP):
@@ -458,12 +466,26 @@ class Coordinator:
                 gone = [n for n in self.store.test_ids() if n.split("::", 1)[0] in files and n not in finished]
                 if gone:
                     self.store.forget_tests(gone)
+            return [c for c in map(self.store.file_coverage, early_paths) if c is not None]
         try:
-            await asyncio.to_thread(record)
+            return await asyncio.to_thread(record)
         except StoreError as exc:
             self._show(types.MessageType.Error, f"covlens could not store the results: {exc}")
-            return
-        await self._refresh_project()
+            return []
+
+    def _publish_early(self, files: list[FileCoverage], run_id: str, measured_texts: dict[str, str | None]) -> None:
+        """The edited files' fresh coverage, before the whole project is read and published (the user is looking
+        at them)."""
+        self.publisher.stale = False
+        self.publisher.run_id = run_id
+        for coverage in files:
+            uri = self.publisher.update(coverage)
+            if uri is None:
+                continue
+            doc = self.docs.get(uri)
+            if doc is not None and doc.path in measured_texts:
+                doc.measured_on(measured_texts[doc.path])
+            self.publisher.coverage(uri)
 
     async def _refresh_project(self) -> None:
         assert self.store is not None

@@ -163,6 +163,14 @@ class Publisher:
         self.files = views
         self.explain(settings, doc_uri)
 
+    def update(self, coverage: FileCoverage) -> str | None:
+        """Take one measured file's fresh coverage ahead of the whole project (see `load`); its uri, if shown."""
+        if not self._at.contains(coverage.path):
+            return None
+        uri = self._at.uri(coverage.path)
+        self.files[uri] = FileView(coverage.path, coverage.decision, coverage)
+        return uri
+
     def explain(self, settings: Settings, doc_uri: str) -> None:
         """The decision diagnostic of every file, at the severities of `settings`."""
         self._decisions = {}

@@ -404,12 +404,7 @@ class Store:
                 rows.append((path, _module_name(by_path.get(path), path), b"", b""))
         for path, module, statements, excluded in rows:
             decision = by_path.get(path) or _unknown_decision(module, path)
-            executed_blob, counts = totals.get(path, (b"", "{}"))
-            files[path] = FileCoverage(
-                path=path, module=module, decision=decision,
-                statements=_nums(statements), executed=_nums(executed_blob), excluded=_nums(excluded),
-                hits={int(k): v for k, v in json.loads(counts).items()},
-            )
+            files[path] = _coverage(path, module, decision, statements, excluded, *totals.get(path, (b"", "{}")))
         tests = {nodeid: TestOutcome.from_json(json.loads(data))
                  for nodeid, data in conn.execute("SELECT nodeid, data FROM tests")}
         return ProjectCoverage(
@@ -417,6 +412,18 @@ class Store:
             last_run=self._last(conn, None), last_complete_run=self._last(conn, COMPLETE),
             messages=tuple(self.messages),
         )
+
+    def file_coverage(self, path: str) -> FileCoverage | None:
+        """One measured file's coverage as `project()` would give it (cheap: for publishing an edited file first)."""
+        def read(conn: sqlite3.Connection) -> FileCoverage | None:
+            row = conn.execute("SELECT module, statements, excluded FROM files WHERE path=?", (path,)).fetchone()
+            if row is None:
+                return None
+            found = conn.execute("SELECT data FROM decisions WHERE key=?", (os.path.normcase(path),)).fetchone()
+            decision = Decision.from_json(json.loads(found[0])) if found else _unknown_decision(row[0], path)
+            totals = conn.execute("SELECT executed, counts FROM line_totals WHERE path=?", (path,)).fetchone()
+            return _coverage(path, row[0], decision, row[1], row[2], *(totals or (b"", "{}")))
+        return self._guarded(read)
 
     @staticmethod
     def _last(conn: sqlite3.Connection, state: str | None) -> RunSummary | None:
@@ -475,6 +482,13 @@ class Store:
                 out.setdefault(context, {})[path] = _nums(blob)
             return out
         return self._guarded(read)
+
+
+def _coverage(path: str, module: str, decision: Decision, statements: bytes, excluded: bytes, executed: bytes,
+              counts: str) -> FileCoverage:
+    return FileCoverage(path=path, module=module, decision=decision, statements=_nums(statements),
+                        executed=_nums(executed), excluded=_nums(excluded),
+                        hits={int(k): v for k, v in json.loads(counts).items()})
 
 
 def _module_name(decision: Decision | None, path: str) -> str:
