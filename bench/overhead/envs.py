@@ -93,8 +93,20 @@ def project_copy(source: Path, env: Env, suite: str) -> Path:
 
 
 def clean_outputs(folder: Path) -> None:
-    """Remove what a previous run left behind (covlens store, coverage data), so every run starts the same."""
-    shutil.rmtree(folder / ".covlens", ignore_errors=True)
+    """Remove what a previous run left behind (covlens store, coverage data), so every run starts the same.
+
+    covlens's code cache (`.covlens/cache/`) stays, as the `.pyc` files plain pytest loads do: a user's second run
+    finds both warm.
+    """
+    covlens_dir = folder / ".covlens"
+    if covlens_dir.is_dir():
+        for child in covlens_dir.iterdir():
+            if child.name == "cache":
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
     for leftover in folder.glob(".coverage*"):
         if leftover.is_file():
             leftover.unlink()

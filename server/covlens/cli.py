@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import signal
@@ -11,13 +10,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from covlens import __version__
 from covlens.config import Config, ConfigError, find_root, load
 from covlens.model import CANCELLED, COMPLETE, CRASHED, ERROR, TIMEOUT, RunResult
-from covlens.progress import Progress
 from covlens.store import ProjectCoverage, Store, StoreError
+
+if TYPE_CHECKING:
+    from covlens.progress import Progress
 
 # Exit codes follow pytest's: 0 all passed, 1 tests failed, 2 interrupted, 3 internal error, 4 usage error,
 # 5 no tests collected. covlens adds its own meanings to two of them: 2 for an invalid configuration (the message
@@ -212,6 +213,8 @@ async def run_session(config: Config, progress: Progress | None = None, pytest_a
         from covlens.runner.session import Session
     except ImportError as exc:  # pragma: no cover - only while the runner is being built
         raise UserError(f"the test runner is not available ({exc})", EXIT_INTERNAL) from None
+    import asyncio
+
     session = Session(config, python=python or sys.executable)
     loop = asyncio.get_running_loop()
     handled = False
@@ -234,6 +237,10 @@ async def run_session(config: Config, progress: Progress | None = None, pytest_a
 
 
 def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO) -> int:
+    # Imported here, not at the top: `covlens explain`, `--help` and the others need neither the event loop nor these.
+    import asyncio
+
+    from covlens.progress import Progress
     from covlens.report import full_report
 
     folder = _project_folder(args.path)

@@ -6,6 +6,7 @@ import inspect
 import linecache
 import sys
 import textwrap
+import threading
 import time
 import traceback
 import types
@@ -347,13 +348,233 @@ def test_deep_nesting_raises_recursion_error_out_of_compile() -> None:
         AstEngine().compile(source, "deep.py", target)
 
 
-def test_new_context_and_close_are_no_ops() -> None:
+def test_close_is_idempotent_and_probes_keep_recording_after_it() -> None:
     engine = AstEngine()
+    source = "def f():\n    return 1\n"
+    target = FileHits("example.py", "example", analyze(source, "example.py"))
+    code, extra = engine.compile(source, "example.py", target)
+    namespace = dict(extra)
+    exec(code, namespace)
+    engine.close()
+    engine.close()
+    namespace["f"]()
+    assert executed(target) == {1, 2}
+
+
+# Probes switch themselves off after their first hit in a context on CPython 3.11 (see engine_ast._Switch).
+SWITCHES = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
+
+CONTEXT_PROGRAM = """\
+def total(n, skip=None):
+    acc = 0
+    for i in range(n):
+        if i == skip:
+            continue
+        try:
+            acc += 10 // (i - 3)
+        except ZeroDivisionError:
+            acc -= 1
+    return acc
+
+
+def fact(n):
+    if n <= 1:
+        return 1
+    return n * fact(n - 1)
+
+
+def gen(n):
+    for i in range(n):
+        yield i * 2
+    return -1
+"""
+
+# One "test" per entry: the calls it makes.
+CONTEXT_CALLS = [
+    "total(2)",
+    "total(6, skip=1)",
+    "total(6, skip=1)",
+    "fact(30) + fact(1)",
+    "list(gen(3)) + [total(1)]",
+    "total(0)",
+    "fact(5)",
+]
+
+
+def _traced_contexts(source: str, calls: list[str]) -> list[frozenset[int]]:
+    """The oracle: coverage.py's executed lines of each call, from a sys.settrace line tracer on plain code."""
+    facts = analyze(source, "ctx.py")
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "ctx.py", "exec"), namespace)
+    seen: set[int] = set()
+
+    def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != "ctx.py":
+            return None
+        if event == "line":
+            seen.add(frame.f_lineno)
+        return tracer
+
+    out = []
+    for call in calls:
+        seen.clear()
+        sys.settrace(tracer)
+        try:
+            eval(call, namespace)
+        finally:
+            sys.settrace(None)
+        out.append(facts.reported(seen))
+    return out
+
+
+def _engine_contexts(engine: AstEngine, source: str, calls: list[str], *, contexts: bool = True,
+                     repeat: int = 1) -> list[frozenset[int]]:
+    target = FileHits("ctx.py", "ctx", analyze(source, "ctx.py"))
+    code, extra = engine.compile(source, "ctx.py", target)
+    namespace = dict(extra)
+    exec(code, namespace)
+    out = []
+    for call in calls:
+        target.hits.clear()
+        if contexts:
+            engine.new_context()
+        for _ in range(repeat):
+            eval(call, namespace)
+        out.append(target.lines.reported(target.hits))
+    return out
+
+
+def test_every_context_records_the_lines_it_ran_again_after_a_switch() -> None:
+    # Lines already seen in an earlier context (and switched off there) are recorded again in each new one.
+    assert _engine_contexts(AstEngine(), CONTEXT_PROGRAM, CONTEXT_CALLS) == _traced_contexts(CONTEXT_PROGRAM,
+                                                                                                CONTEXT_CALLS)
+
+
+def test_contexts_stay_exact_when_code_has_warmed_up_before_the_switch() -> None:
+    # Repeating each call lets CPython specialise the instrumented code while probes are switched off.
+    assert _engine_contexts(AstEngine(), CONTEXT_PROGRAM, CONTEXT_CALLS, repeat=50) == \
+        _traced_contexts(CONTEXT_PROGRAM, CONTEXT_CALLS)
+
+
+def test_without_context_switches_probes_record_each_line_once_for_the_whole_run() -> None:
+    engine = AstEngine()
+    target = FileHits("ctx.py", "ctx", analyze(CONTEXT_PROGRAM, "ctx.py"))
+    code, extra = engine.compile(CONTEXT_PROGRAM, "ctx.py", target)
+    namespace = dict(extra)
+    exec(code, namespace)
+    expected: set[int] = set()
+    for call, lines in zip(CONTEXT_CALLS, _traced_contexts(CONTEXT_PROGRAM, CONTEXT_CALLS)):
+        eval(call, namespace)
+        expected |= lines
+    assert target.lines.reported(target.hits) == expected | {1, 13, 19}  # the defs ran at import
+
+
+@pytest.mark.skipif(not SWITCHES, reason="probes switch themselves off on CPython 3.11 only")
+def test_a_warm_probe_is_a_jump_over_itself_after_its_first_hit_until_the_next_context() -> None:
+    import dis
+
+    engine = AstEngine()
+    source = "def f(n):\n    for i in range(n):\n        n -= 1\n    return n\n"
+    target = FileHits("example.py", "example", analyze(source, "example.py"))
+    code, extra = engine.compile(source, "example.py", target)
+    namespace = dict(extra)
+    exec(code, namespace)
+    f = namespace["f"]
+
+    def jumps() -> int:
+        return sum(1 for ins in dis.get_instructions(f, adaptive=True) if ins.opname == "JUMP_FORWARD")
+
+    assert f(1) == 0
+    assert jumps() == 0  # cold code (CPython has not warmed it up yet): its probes keep recording
+    assert f(20) == 0  # twenty loop turns warm it up
     engine.new_context()
-    engine.close()
-    engine.close()
-    module, target = run("x = 1\n")
-    assert executed(target) == {1}
+    target.hits.clear()
+    assert jumps() == 0
+    assert f(3) == 0
+    assert jumps() == 3  # the for, the loop body and the return: each probe now jumps over itself
+    assert executed(target) == {2, 3, 4}
+    engine.new_context()
+    target.hits.clear()
+    assert jumps() == 0  # every probe is back on
+    assert f(0) == 0
+    assert executed(target) == {2, 4}
+
+
+@pytest.mark.skipif(not SWITCHES, reason="probes switch themselves off on CPython 3.11 only")
+def test_cold_code_records_every_run_without_being_switched_off() -> None:
+    engine = AstEngine()
+    source = "x = 1\ndef f():\n    return 2\n"
+    target = FileHits("example.py", "example", analyze(source, "example.py"))
+    code, extra = engine.compile(source, "example.py", target)
+    namespace = dict(extra)
+    exec(code, namespace)  # a module body runs once: it is never worth switching off
+    namespace["f"]()
+    assert not engine._switch.patched  # type: ignore[union-attr]
+    target.hits.clear()
+    namespace["f"]()
+    assert executed(target) == {3}
+
+
+def test_long_functions_with_many_constants_are_recorded_exactly() -> None:
+    # Past 256 constants, a probe's line number needs an EXTENDED_ARG: such probes must work like the others.
+    body = "".join(f"    x = x + {i}.5\n    if x < 0:\n        x = -{i}\n" for i in range(400))
+    source = f"def f():\n    x = 0.0\n{body}    return x\n"
+    expected = _traced_contexts(source, ["f()", "f()"])
+    engine = AstEngine()
+    got = _engine_contexts(engine, source, ["f()", "f()"], repeat=10)
+    assert got == expected
+    assert len(got[0]) == 1 + 2 * 400 + 1
+    if SWITCHES:
+        # Every one of them, late ones included, was switched off after its hit once the code was warm.
+        assert len(engine._switch.patched) == 1 + 2 * 400 + 1  # type: ignore[union-attr]
+
+
+def test_threads_running_instrumented_code_across_context_switches_stay_correct() -> None:
+    engine = AstEngine()
+    target = FileHits("ctx.py", "ctx", analyze(CONTEXT_PROGRAM, "ctx.py"))
+    code, extra = engine.compile(CONTEXT_PROGRAM, "ctx.py", target)
+    namespace = dict(extra)
+    exec(code, namespace)
+    plain: dict[str, Any] = {}
+    exec(compile(CONTEXT_PROGRAM, "plain.py", "exec"), plain)
+    expected = plain["total"](40, skip=7) + plain["fact"](20)
+    results: list[int] = []
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            results.append(namespace["total"](40, skip=7) + namespace["fact"](20))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(200):
+            engine.new_context()
+            target.hits.clear()
+            time.sleep(0.0005)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert results and set(results) == {expected}
+    engine.new_context()
+    target.hits.clear()
+    namespace["total"](6, skip=1)
+    assert target.lines.reported(target.hits) == _traced_contexts(CONTEXT_PROGRAM, ["total(6, skip=1)"])[0]
+
+
+def test_a_copy_of_instrumented_code_keeps_recording_and_disassembles() -> None:
+    import dis
+
+    module, target = run("def f(n):\n    for i in range(n):\n        n -= 1\n    return n\n")
+    assert module.f(4) == 0
+    g = types.FunctionType(module.f.__code__.replace(co_name="g"), vars(module))
+    list(dis.get_instructions(module.f, adaptive=True))
+    list(dis.get_instructions(g))
+    target.hits.clear()
+    assert g(5) == 0
+    assert module.f(1) == 0
 
 
 def test_fifty_thousand_line_module_analyzes_and_instruments() -> None:

@@ -89,6 +89,43 @@ def test_line_event_disabled_after_first_hit_and_rearmed_by_new_context(engine: 
     assert target.hits == {2, 3, 4, 5}
 
 
+def test_new_context_rearms_only_the_code_objects_that_fired(engine: MonitorEngine) -> None:
+    target = fresh_hits()
+    mod = load(engine, LOOP_MODULE + "\ndef other():\n    return 1\n", target)
+    mod.total(2)
+    mod.other()
+    engine.new_context()
+    target.hits.clear()
+    mod.total(2)  # only total() runs in this context
+    assert target.hits == {2, 3, 4, 5}
+    engine.new_context()
+    target.hits.clear()
+    mod.other()  # re-armed two contexts ago and never fired since: still armed
+    mod.total(0)
+    assert target.hits == {2, 3, 5, 8}
+
+
+def test_each_live_engine_rearms_its_own_code_only() -> None:
+    first, second = MonitorEngine(), MonitorEngine()
+    try:
+        a, b = fresh_hits("a"), fresh_hits("b")
+        mod_a, mod_b = load(first, LOOP_MODULE, a), load(second, LOOP_MODULE, b)
+        mod_a.total(1)
+        mod_b.total(1)
+        first.new_context()
+        a.hits.clear()
+        b.hits.clear()
+        mod_a.total(1)
+        mod_b.total(1)
+        assert (a.hits, b.hits) == ({2, 3, 4, 5}, set())
+        second.new_context()
+        mod_b.total(1)
+        assert b.hits == {2, 3, 4, 5}
+    finally:
+        second.close()
+        first.close()
+
+
 def test_only_instrumented_code_objects_get_events(engine: MonitorEngine) -> None:
     target = fresh_hits()
     load(engine, LOOP_MODULE, target)

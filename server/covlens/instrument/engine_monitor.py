@@ -17,16 +17,19 @@ CANDIDATE_TOOL_IDS = (3, 4)
 TOOL_NAME = "covlens"
 
 
-def _line_callback(table: dict[int, set[int]]) -> Callable[[CodeType, int], Any]:
+def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType]) -> Callable[[CodeType, int], Any]:
     """The LINE callback: the hot path, so every name it touches is a fast local bound here."""
     disable = sys.monitoring.DISABLE
 
-    def on_line(code: CodeType, line: int, _table: dict[int, set[int]] = table, _id: Any = id, _disable: Any = disable) -> Any:
+    def on_line(code: CodeType, line: int, _table: dict[int, set[int]] = table, _fired: dict[int, CodeType] = fired,
+                _id: Any = id, _disable: Any = disable) -> Any:
         # Keyed by id(code), not by the code object: code objects compare by content (two identical
         # functions in different files are equal, and hashing one walks its constants every time).
         # The engine keeps every registered code object alive, so an id is never reused while it is a key.
         try:
-            _table[_id(code)].add(line)
+            key = _id(code)
+            _table[key].add(line)
+            _fired[key] = code  # its events need re-arming at the next context
         except Exception:
             # An exception raised here would surface in the user's test at this line; a lost hit is the lesser harm.
             pass
@@ -66,10 +69,9 @@ class MonitorEngine:
     """Records executed lines with sys.monitoring LINE events set locally on each instrumented code object.
 
     Each engine claims its own tool id (3, else 4) and frees it in close(), so engines can be created one after
-    another in a process. Two can live at once: each sees only the code objects it compiled, and either one's
-    new_context() re-arms both (restart_events is process-wide; a re-armed line that runs again is recorded
-    again, which is correct for the running context). A third live engine raises RuntimeError. restart_events also
-    re-arms what coverage.py's sysmon core disabled, when it runs alongside: harmless, it only costs it a callback.
+    another in a process. Two can live at once: each sees only the code objects it compiled and re-arms only its
+    own in new_context(). A third live engine raises RuntimeError. Other tools (coverage.py's sysmon core running
+    alongside) keep what they disabled.
 
     Code objects are never released before close(): a module reloaded N times keeps N generations alive (and each
     keeps recording into the same FileHits set), the price of an id-keyed table that can never be fooled by a reused id.
@@ -84,12 +86,14 @@ class MonitorEngine:
         # id(code) -> the hit set of its file. Written only under the lock, and always before the code object's
         # events are switched on, so the callback never sees an armed code object that is not in the table.
         self._table: dict[int, set[int]] = {}
+        # id(code) -> code, for every code object that disabled a line event since the last new_context().
+        self._fired: dict[int, CodeType] = {}
         # Strong references keep every registered id valid (and let close() switch their events off).
         self._codes: list[CodeType] = []
         self._tool = _claim_tool_id()
         self._closed = False
         try:
-            monitoring.register_callback(self._tool, self._events, _line_callback(self._table))
+            monitoring.register_callback(self._tool, self._events, _line_callback(self._table, self._fired))
         except BaseException:
             monitoring.free_tool_id(self._tool)
             raise
@@ -121,9 +125,27 @@ class MonitorEngine:
         return self.bind(self.build(source, filename, target.lines), filename, target)
 
     def new_context(self) -> None:
-        # Re-enable every LINE event disabled by a first hit, so the next test records its lines afresh.
-        if not self._closed:
-            sys.monitoring.restart_events()
+        """Re-enable every LINE event disabled by a first hit, so the next test records its lines afresh.
+
+        Setting a code object's local events again re-arms its disabled lines, and only the code objects that fired
+        need it. restart_events() would do the same for every code object of every tool in the process: CPython
+        then re-instruments each one the next time it runs, pytest's own code included, at every test.
+        """
+        if self._closed:
+            return
+        monitoring = sys.monitoring
+        fired = self._fired
+        with self._lock:
+            # One popitem at a time: a callback in another thread may add a code object meanwhile, and it must be
+            # re-armed now or at the next context, never dropped. (A callback's insert and its DISABLE happen with
+            # the GIL held throughout: no re-arm can fall between them.)
+            while fired:
+                try:
+                    _, code = fired.popitem()
+                except KeyError:
+                    break
+                monitoring.set_local_events(self._tool, code, 0)
+                monitoring.set_local_events(self._tool, code, self._events)
 
     def close(self) -> None:
         """Switch off this engine's events and free its tool id; idempotent."""

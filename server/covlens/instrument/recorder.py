@@ -24,6 +24,7 @@ class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._files: dict[str, FileHits] = {}
+        self._all: tuple[FileHits, ...] = ()  # the same, for drain(): read at every context switch, rarely changed
         self.context = ""
 
     def file(self, path: str, module: str, lines: SourceLines) -> FileHits:
@@ -32,6 +33,7 @@ class Recorder:
             current = self._files.get(path)
             if current is None:
                 current = self._files[path] = FileHits(path, module, lines)
+                self._all = (*self._all, current)
             elif current.lines != lines:
                 # The source changed under a reload: keep the set object (probes hold it), update the facts.
                 current.lines = lines
@@ -44,16 +46,17 @@ class Recorder:
     def drain(self) -> dict[str, frozenset[int]]:
         """Reported lines hit since the last drain, per path (files with no hits are left out); clears the sets."""
         out: dict[str, frozenset[int]] = {}
-        for path, fh in self.files().items():
-            if not fh.hits:
+        for fh in self._all:
+            hits = fh.hits
+            if not hits:
                 continue
-            raw = set(fh.hits)
+            raw = hits.copy()
             # Clear in place: probes keep a reference to this very set. A hit racing with the copy above
             # lands in the next context, never lost twice over.
-            fh.hits.difference_update(raw)
+            hits.difference_update(raw)
             reported = fh.lines.reported(raw)
             if reported:
-                out[path] = reported
+                out[fh.path] = reported
         return out
 
     def switch_context(self, name: str) -> tuple[str, dict[str, frozenset[int]]]:

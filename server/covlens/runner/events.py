@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import json.encoder
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
@@ -21,7 +22,7 @@ def hits_to_json(hits: Hits) -> dict[str, list[int]]:
 
 
 def hits_from_json(data: Mapping[str, Any] | None) -> dict[str, frozenset[int]]:
-    return {str(path): frozenset(int(n) for n in lines) for path, lines in (data or {}).items()}
+    return {str(path): frozenset(map(int, lines)) for path, lines in (data or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,10 @@ class DecisionMade:
     decision: Decision
 
     def _fields(self) -> dict[str, Any]:
-        return {"decision": self.decision.to_json()}
+        d = self.decision
+        # Decision.to_json() is dataclasses.asdict, which deep-copies field by field: the worker sends hundreds.
+        return {"decision": {"module": d.module, "path": d.path, "action": d.action, "reason": d.reason,
+                             "detail": d.detail, "rule": d.rule}}
 
     @classmethod
     def _from(cls, d: Mapping[str, Any]) -> DecisionMade:
@@ -200,16 +204,39 @@ class WireError(ValueError):
     """A line on the event pipe that is not a covlens event of this version."""
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """json.dumps(obj, separators=(",", ":")), minus the encoder objects that call builds every time."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator (not CPython): the plain way
+        return json.JSONEncoder(separators=(",", ":")).encode
+    # The arguments of JSONEncoder.iterencode for those settings; markers=None skips the cycle check (events are trees).
+    iterencode = make(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ":", ",",
+                      False, False, True)
+
+    def encode(obj: Any) -> str:
+        return "".join(iterencode(obj, 0))
+
+    return encode
+
+
+_encode = _compact_encoder()
+_decode = json.JSONDecoder().raw_decode
+_space = json.decoder.WHITESPACE.match
+
+
 def to_line(event: Event) -> str:
     """The event as one line of JSON (no trailing newline; nothing inside it is a newline)."""
-    return json.dumps({"v": WIRE_VERSION, "event": event.kind, **event._fields()}, separators=(",", ":"))
+    return _encode({"v": WIRE_VERSION, "event": event.kind, **event._fields()})
 
 
 def from_line(line: str | bytes) -> Event:
     """Parse one line written by `to_line` (raises WireError)."""
     try:
-        data = json.loads(line)
-    except ValueError as exc:
+        text = line.decode("utf-8") if isinstance(line, (bytes, bytearray)) else line
+        data, end = _decode(text, _space(text, 0).end())
+        if text[end:].strip():
+            raise ValueError(f"extra data at {end}")
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise WireError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise WireError("not a JSON object")
