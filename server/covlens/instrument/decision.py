@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 # Actions.
@@ -90,7 +90,9 @@ class Decision:
         return self.action == INSTRUMENTED
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict, which deep-copies field by field: hundreds of decisions are written per run.
+        return {"module": self.module, "path": self.path, "action": self.action, "reason": self.reason,
+                "detail": self.detail, "rule": self.rule}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Decision:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -75,7 +76,7 @@ def _split(node: ast.AST, prefix: str, found: dict[str, Block]) -> ast.AST:
     if not isinstance(node, _CONTAINERS):
         return node
     inner = prefix + node.name + "." if isinstance(node, ast.ClassDef) else prefix
-    copy = _shallow(node)
+    stripped = _shallow(node)
     for field in ("body", "orelse", "finalbody", "handlers"):
         items = getattr(node, field, None)
         if not isinstance(items, list):
@@ -88,15 +89,12 @@ def _split(node: ast.AST, prefix: str, found: dict[str, Block]) -> ast.AST:
                 found[name] = Block(name, start, item.end_lineno or item.lineno, _checksum(item))
             else:
                 kept.append(_split(item, inner, found))
-        setattr(copy, field, kept)
-    return copy
+        setattr(stripped, field, kept)
+    return stripped
 
 
 def _shallow(node: ast.AST) -> ast.AST:
-    copy = type(node)()
-    for field, value in ast.iter_fields(node):
-        setattr(copy, field, value)
-    return copy
+    return copy.copy(node)  # the lists it holds are replaced, never changed in place
 
 
 def _unique(name: str, found: Mapping[str, Block]) -> str:

@@ -12,8 +12,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from coverage.numbits import nums_to_numbits
-
 from covlens.instrument.decision import NOT_IMPORTED, Decision
 from covlens.model import (COLLECTION_CONTEXT, COMPLETE, FileCoverage, FileLines, RunResult, RunSummary,
                            TestOutcome)
@@ -63,7 +61,14 @@ def _key(decision: Decision) -> str:
 
 
 def _bits(lines: Iterable[int]) -> bytes:
-    return nums_to_numbits(sorted(lines))
+    """coverage.py's numbits of `lines` (bit j of byte i is line i*8+j), without importing coverage.py (~30 ms)."""
+    nums = list(lines)
+    if not nums:
+        return b""
+    out = bytearray(max(nums) // 8 + 1)
+    for num in nums:
+        out[num >> 3] |= 1 << (num & 7)
+    return bytes(out)
 
 
 # Set-bit offsets of every byte value: decoding numbits a byte at a time is several times faster than
