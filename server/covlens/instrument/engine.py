@@ -57,3 +57,15 @@ def create_engine(requested: str = "auto") -> Engine:
     from covlens.instrument.engine_ast import AstEngine
 
     return AstEngine()
+
+
+def code_objects(code: CodeType) -> list[CodeType]:
+    """`code` and every code object nested in its constants (functions, classes, lambdas, genexps), without recursion."""
+    found = [code]
+    stack = [code]
+    while stack:
+        for const in stack.pop().co_consts:
+            if isinstance(const, CodeType):
+                found.append(const)
+                stack.append(const)
+    return found

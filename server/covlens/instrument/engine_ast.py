@@ -15,6 +15,7 @@ from types import CodeType
 from typing import Any
 
 from covlens.instrument.lines import SourceLines, compile_tree, parse
+from covlens.instrument.engine import code_objects
 from covlens.instrument.recorder import FileHits
 
 # The names probes are compiled with. Dunder on both ends so class bodies never mangle them. After compiling, each
@@ -209,18 +210,6 @@ def _rename(code: CodeType, renames: Mapping[str, str]) -> CodeType:
     return code.replace(co_consts=consts, co_names=names)
 
 
-def _code_objects(code: CodeType) -> list[CodeType]:
-    """`code` and every code object nested in its constants, without recursion."""
-    found = [code]
-    stack = [code]
-    while stack:
-        for const in stack.pop().co_consts:
-            if isinstance(const, CodeType):
-                found.append(const)
-                stack.append(const)
-    return found
-
-
 def stable_probe_name(path: str, kind: str = "hit") -> str:
     """The probe name of the file at `path`: the same in every process, so cached code can be reused as is."""
     return f"__covlens_{kind}_{hashlib.sha256(path.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}__"
@@ -275,7 +264,7 @@ class _Switch:
     def register(self, code: CodeType, name: str) -> None:
         """Note every code object in `code` whose statement probes call `name`; they are located when they run."""
         with self._lock:
-            for each in _code_objects(code):
+            for each in code_objects(code):
                 if name in each.co_names:
                     self.codes[id(each)] = [each, _NOT_SCANNED, 0]
 

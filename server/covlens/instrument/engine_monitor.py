@@ -9,6 +9,7 @@ from types import CodeType
 from typing import Any
 
 from covlens.instrument.lines import SourceLines
+from covlens.instrument.engine import code_objects
 from covlens.instrument.recorder import FileHits
 
 # Tool ids 0-2 and 5 are claimed by convention (debugger, coverage.py's sysmon core, profiler, optimizer);
@@ -36,18 +37,6 @@ def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType]) -> Ca
         return _disable
 
     return on_line
-
-
-def _code_objects(code: CodeType) -> list[CodeType]:
-    """`code` and every code object nested in its constants (functions, classes, lambdas, genexps), without recursion."""
-    found = [code]
-    stack = [code]
-    while stack:
-        for const in stack.pop().co_consts:
-            if isinstance(const, CodeType):
-                found.append(const)
-                stack.append(const)
-    return found
 
 
 def _claim_tool_id() -> int:
@@ -108,7 +97,7 @@ class MonitorEngine:
 
     def bind(self, code: CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
         """Switch LINE events on for `code` and every code object nested in it (the very objects that will run)."""
-        codes = _code_objects(code)
+        codes = code_objects(code)
         hits = target.hits  # the set itself: one attribute lookup less in the callback, and the same set on reload
         monitoring = sys.monitoring
         with self._lock:
