@@ -30,7 +30,7 @@ from covlens.model import CANCELLED, COMPLETE, ERROR, RUNNING, FileCoverage, Run
 from covlens.runner import events as ev
 from covlens.runner import selection as select
 from covlens.runner.session import Session
-from covlens.runner.warm import WarmWorker
+from covlens.runner.warm import PRELOAD_REASONS, WarmWorker
 from covlens.store import ProjectCoverage, Store, StoreError
 from covlens.watch.observer import IgnoreRules, ProjectObserver
 from covlens.watch.scheduler import RunEnded, RunRequest, Scheduler
@@ -142,8 +142,7 @@ class Coordinator:
             await self._refresh_project()
             if self._warm is not None and self.project is not None:
                 # What the last session's runs imported from outside the project: the first run starts warm too.
-                self._warm.set_preload(d.module for d in self.project.decisions
-                                       if d.reason in ("stdlib", "third-party"))
+                self._warm.set_preload(d.module for d in self.project.decisions if d.reason in PRELOAD_REASONS)
             self.publisher.stale = True  # whatever is stored predates this session
             last = self.project.last_run if self.project else None
             self.publisher.run_id = last.run_id if last else None
@@ -250,11 +249,7 @@ class Coordinator:
             self.scheduler.notify_changed(relevant, delay=delay)
 
     def _is_new_change(self, path: str) -> bool:
-        try:
-            st = os.stat(path)
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            stamp = None
+        stamp = select.stamp_of(path)
         if path in self._stats and self._stats[path] == stamp:
             return False
         self._stats[path] = stamp
@@ -419,9 +414,7 @@ class Coordinator:
     def _plan(self, changed: Iterable[str], config: Config) -> select.Plan:
         """(In a thread.) Plan the affected run and move the stored lines of the edited files with the edits."""
         assert self.store is not None
-        known = {os.path.realpath(p): p for p in (self.project.files if self.project else {})}
-        paths = [known.get(os.path.realpath(p), p) for p in changed]
-        plan = select.plan(paths, self.store, root=config.root, test_patterns=config.test_patterns,
+        plan = select.plan(self._store_paths(changed), self.store, root=config.root, test_patterns=config.test_patterns,
                            also=self._owed)
         for edit in plan.edits:
             self.store.apply_edit(edit.path, edit.text, edit.mapping)
@@ -446,13 +439,12 @@ class Coordinator:
         self._owed -= finished
         if self.store is None:
             return []
-        known = {os.path.realpath(p): p for p in (self.project.files if self.project else {})}
-        early_paths = [known.get(os.path.realpath(p), p) for p in first] if complete and scope == AFFECTED else []
+        early_paths = self._store_paths(first) if complete and scope == AFFECTED else []
 
         def record() -> list[FileCoverage]:
             assert self.store is not None
             measured = set(result.files) | {p for per_file in result.hits.values() for p in per_file}
-            if result.summary.state == COMPLETE and scope in (ALL, FOLLOW_UP):
+            if complete and scope in (ALL, FOLLOW_UP):
                 self._kept.clear()  # an authoritative run: keep every text again, whatever happened before
             texts, stamps = select.texts_as_of(measured, started_ns, self._kept)
             self.store.record(result, sources=texts)
@@ -472,6 +464,11 @@ class Coordinator:
         except StoreError as exc:
             self._show(types.MessageType.Error, f"covlens could not store the results: {exc}")
             return []
+
+    def _store_paths(self, paths: Iterable[str]) -> list[str]:
+        """`paths` (as the editor or the watcher names them) as the store keys the files, where it knows them."""
+        known = {os.path.realpath(p): p for p in (self.project.files if self.project else {})}
+        return [known.get(os.path.realpath(p), p) for p in paths]
 
     def _publish_early(self, files: list[FileCoverage], run_id: str, measured_texts: dict[str, str | None]) -> None:
         """The edited files' fresh coverage, before the whole project is read and published (the user is looking

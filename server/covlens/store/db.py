@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -225,8 +226,7 @@ class Store:
         stopped_early = summary.total is not None and len(result.outcomes) < summary.total
         authoritative = complete and summary.selection is None and not partial and not stopped_early
         finished = {o.nodeid for o in result.outcomes}
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(conn):
             seq = conn.execute(
                 "INSERT INTO runs (run_id, state, summary, output) VALUES (?, ?, ?, ?)",
                 (summary.run_id, summary.state, json.dumps(summary.to_json()), result.output[-20000:]),
@@ -285,10 +285,6 @@ class Store:
             self._keep_sources(conn, result, sources)
             self._update_totals(conn, touched)
             conn.execute("DELETE FROM runs WHERE seq <= ?", (seq - KEEP_RUNS,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     @staticmethod
     def _keep_sources(conn: sqlite3.Connection, result: RunResult, sources: Mapping[str, str | None] | None) -> None:
@@ -311,11 +307,10 @@ class Store:
         dropping lines the edit rewrote, and take the new statements; the tests that ran rewritten code must be
         run again (test selection does that) to get their lines back."""
         def edit(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn):
                 rows = conn.execute("SELECT context, lines FROM hits WHERE path=?", (path,)).fetchall()
                 for context, blob in rows:
-                    moved = [mapping[n] for n in decode(blob) if n in mapping]
+                    moved = _moved(blob, mapping)
                     if moved:
                         conn.execute("UPDATE hits SET lines=? WHERE context=? AND path=?",
                                      (_bits(moved), context, path))
@@ -325,35 +320,25 @@ class Store:
                 if row is not None:
                     facts = _analyze_text(text, path, row[0])
                     if facts is None:  # a syntax error: the old statements, moved, are the best guess
-                        statements = [mapping[n] for n in decode(row[1]) if n in mapping]
-                        excluded = [mapping[n] for n in decode(row[2]) if n in mapping]
+                        statements, excluded = _moved(row[1], mapping), _moved(row[2], mapping)
                     else:
                         statements, excluded = sorted(facts.statements), sorted(facts.excluded)
                     conn.execute("UPDATE files SET statements=?, excluded=? WHERE path=?",
                                  (_bits(statements), _bits(excluded), path))
                 conn.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (path, text))
                 self._update_totals(conn, [path])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         self._guarded(edit)
 
     def forget_tests(self, nodeids: Iterable[str]) -> None:
         """Drop tests that no longer exist (their outcomes and lines)."""
         def forget(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn):
                 touched: set[str] = set()
                 for nodeid in nodeids:
                     touched.update(r[0] for r in conn.execute("SELECT path FROM hits WHERE context=?", (nodeid,)))
                     conn.execute("DELETE FROM hits WHERE context=?", (nodeid,))
                     conn.execute("DELETE FROM tests WHERE nodeid=?", (nodeid,))
                 self._update_totals(conn, touched)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         self._guarded(forget)
 
     @staticmethod
@@ -503,6 +488,23 @@ def _module_name(decision: Decision | None, path: str) -> str:
 def _unknown_decision(module: str, path: str) -> Decision:
     # Line facts or hits with no decision recorded: it was measured, so it was instrumented.
     return Decision(module, path, "instrumented", "workspace", "measured (no decision was recorded for this file)")
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed when the block ends, rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _moved(blob: bytes, mapping: Mapping[int, int]) -> list[int]:
+    """The lines of a numbits blob moved through an edit (lines it rewrote dropped)."""
+    return [mapping[n] for n in decode(blob) if n in mapping]
 
 
 def _analyze_text(text: str, path: str, module: str) -> FileLines | None:
