@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -206,40 +205,30 @@ def exit_code_of(result: RunResult) -> int:
 # ----------------------------------------------------------------------------------------------- run
 
 
-async def run_session(config: Config, progress: Progress | None = None, pytest_args: Sequence[str] = (),
-                      python: str | None = None) -> RunResult:
-    """One run of all tests through the runner's Session, cancelled cleanly on Ctrl-C (SIGINT)."""
-    try:
-        from covlens.runner.session import Session
-    except ImportError as exc:  # pragma: no cover - only while the runner is being built
-        raise UserError(f"the test runner is not available ({exc})", EXIT_INTERNAL) from None
-    import asyncio
+def run_blocking(config: Config, progress: Progress | None = None, pytest_args: Sequence[str] = (),
+                 python: str | None = None) -> RunResult:
+    """One run of all tests in a fresh worker, watched without an event loop; Ctrl-C (SIGINT) cancels it cleanly."""
+    from covlens.runner.blocking import BlockingRun
 
-    session = Session(config, python=python or sys.executable)
-    loop = asyncio.get_running_loop()
-    handled = False
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGINT") and os.name == "posix":
-        try:
-            # First Ctrl-C: stop the worker and keep what it streamed; the default handler is back for a second one.
-            def on_sigint() -> None:
-                loop.remove_signal_handler(signal.SIGINT)
-                session.cancel()
+    run = BlockingRun(config, python=python or sys.executable, on_event=progress.on_event if progress else None,
+                      pytest_args=pytest_args)
+    previous = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGINT"):
+        # First Ctrl-C: stop the worker and keep what it streamed; the default handler is back for a second one.
+        def on_sigint(signum: int, frame: object) -> None:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            run.cancel()
 
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-            handled = True
-        except (NotImplementedError, RuntimeError, ValueError):
-            handled = False
+        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        return await session.run(on_event=progress.on_event if progress else None, pytest_args=pytest_args)
+        return run.run()
     finally:
-        if handled:
-            loop.remove_signal_handler(signal.SIGINT)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO) -> int:
-    # Imported here, not at the top: `covlens explain`, `--help` and the others need neither the event loop nor these.
-    import asyncio
-
+    # Imported here, not at the top: `covlens explain`, `--help` and the others need none of these.
     from covlens.progress import Progress
     from covlens.report import full_report
 
@@ -251,7 +240,7 @@ def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO) -
     config = _load_config(folder, engine=args.engine, timeout=args.timeout)
     store = Store(config.root)
     progress = None if args.quiet else Progress(out)
-    result = asyncio.run(run_session(config, progress, pytest_args, python=args.python))
+    result = run_blocking(config, progress, pytest_args, python=args.python)
     if progress:
         progress.finish()
     # Extra pytest arguments (-k, -m, paths) may narrow the run: then it updates only the tests it ran.

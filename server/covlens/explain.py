@@ -89,7 +89,7 @@ def _advice(decision: Decision, config: Config, rel: str) -> list[str]:
         return [f"to measure test files: set `instrument_tests = true` in [tool.covlens] of {cfg}"]
     if reason == "pragma" and decision.path:
         line = _pragma_line(decision.path)
-        return [f"to measure it: delete the `# covlens: skip-file` comment"
+        return ["to measure it: delete the `# covlens: skip-file` comment"
                 + (f" at {rel}:{line}" if line else f" in {rel}")]
     return []
 

@@ -15,6 +15,7 @@ import pytest
 from covlens import config as config_mod
 from covlens.model import RunResult, TestOutcome
 from covlens.runner import events as ev
+from covlens.runner.blocking import BlockingRun
 from covlens.runner.session import Session
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "runner"
@@ -66,11 +67,27 @@ def fixture_config(name: str, **overrides: Any) -> config_mod.Config:
     return config.with_overrides(**overrides) if overrides else config
 
 
+# The two drivers of a run: Session on the event loop (the server), BlockingRun in a thread of its own (the CLI).
+DRIVERS = ("session", "blocking")
+
+
 async def run_fixture(name: str, selection: Iterable[str] | None = None, *, pytest_args: Iterable[str] = (),
-                      session: Session | None = None, on_event: Any = None, **overrides: Any) -> Ran:
+                      session: Session | None = None, on_event: Any = None, driver: str = "session",
+                      **overrides: Any) -> Ran:
     overrides.setdefault("timeout", 60.0)
-    session = session or Session(fixture_config(name, **overrides))
     events: list[ev.Event] = []
+    if driver == "blocking":
+        assert session is None, "a BlockingRun has no session"
+
+        def note(event: ev.Event) -> None:
+            events.append(event)
+            if on_event is not None:
+                on_event(event)
+
+        run = BlockingRun(fixture_config(name, **overrides), on_event=note,
+                          pytest_args=[*pytest_args, *(selection or ())])
+        return Ran(await asyncio.to_thread(run.run), events, FIXTURES / name)
+    session = session or Session(fixture_config(name, **overrides))
 
     async def record(event: ev.Event) -> None:
         events.append(event)

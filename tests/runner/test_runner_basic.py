@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -186,3 +187,17 @@ def test_contexts_off_records_the_same_lines_in_one_context_without_per_test_hit
         union = set().union(*(basic.lines(rel, ctx) for ctx in basic.result.hits))
         assert flat.lines(rel, COLLECTION_CONTEXT) == union
     assert [o.outcome for o in flat.result.outcomes] == [o.outcome for o in basic.result.outcomes]
+
+
+async def test_the_clis_blocking_run_reports_exactly_what_the_servers_session_does(basic: Ran) -> None:
+    blocking = await run_fixture("basic", driver="blocking")
+    assert blocking.state == basic.state == COMPLETE
+    assert blocking.result.summary.exit_code == basic.result.summary.exit_code
+    assert blocking.result.summary.message == basic.result.summary.message
+    assert sorted(blocking.result.outcomes, key=lambda o: o.nodeid) == sorted(
+        (dataclasses.replace(o, duration=blocking.outcome(o.nodeid).duration) for o in basic.result.outcomes),
+        key=lambda o: o.nodeid)
+    assert blocking.result.hits == basic.result.hits
+    assert blocking.result.files == basic.result.files
+    assert set(blocking.result.decisions) == set(basic.result.decisions)
+    assert [type(e) for e in blocking.events] == [type(e) for e in basic.events]

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import time
 
 import pytest
 
 from covlens.model import CANCELLED, COLLECTION_CONTEXT, COMPLETE, CRASHED, TIMEOUT, Location
 from covlens.runner import events as ev
-from covlens.runner.session import DEFAULT_OUTPUT_LIMIT, Session
-from tests.runner.conftest import fixture_config, process_gone, run_fixture
+from covlens.runner.blocking import BlockingRun
+from covlens.runner.record import DEFAULT_OUTPUT_LIMIT
+from covlens.runner.session import Session
+from tests.runner.conftest import DRIVERS, fixture_config, process_gone, run_fixture
 
 
-async def test_a_hanging_test_times_out_and_keeps_the_earlier_results() -> None:
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> str:
+    """Each survival below holds for the server's run (Session) and the CLI's (BlockingRun) alike."""
+    return str(request.param)
+
+
+async def test_a_hanging_test_times_out_and_keeps_the_earlier_results(driver: str) -> None:
     # How long the tests before the hang take on this machine right now (CI machines are busy): the timeout must
     # leave them time to finish, or there would be no earlier results to keep.
     started = time.monotonic()
     calibration = await run_fixture("hang", ["tests/test_hang.py::test_a_before"])
     assert calibration.state == COMPLETE
     timeout = round(max(3.0, 2 * (time.monotonic() - started) + 1))
-    ran = await run_fixture("hang", timeout=float(timeout))
+    ran = await run_fixture("hang", driver=driver, timeout=float(timeout))
     assert ran.state == TIMEOUT
     assert f"timed out after {timeout} s while running tests/test_hang.py::test_b_hangs" in ran.result.summary.message
     assert ran.outcome("tests/test_hang.py::test_a_before").outcome == "passed"
@@ -48,6 +58,27 @@ async def test_cancel_kills_the_worker_and_keeps_the_earlier_results() -> None:
     assert not session.running
 
 
+def test_cancel_from_a_signal_handler_kills_the_blocking_runs_worker_and_keeps_the_earlier_results() -> None:
+    run: BlockingRun
+
+    def cancel_when_the_hang_starts(event: ev.Event) -> None:
+        if isinstance(event, ev.TestStarted) and event.nodeid.endswith("test_b_hangs"):
+            run.cancel()  # what the CLI's SIGINT handler calls
+
+    events: list[ev.Event] = []
+
+    def note(event: ev.Event) -> None:
+        events.append(event)
+        cancel_when_the_hang_starts(event)
+
+    run = BlockingRun(fixture_config("hang", timeout=60.0), on_event=note)
+    result = run.run()
+    assert result.summary.state == CANCELLED
+    assert "while running tests/test_hang.py::test_b_hangs" in result.summary.message
+    assert {o.nodeid: o.outcome for o in result.outcomes} == {"tests/test_hang.py::test_a_before": "passed"}
+    assert all(process_gone(e.pid) for e in events if isinstance(e, ev.WorkerStarted))
+
+
 async def test_cancelling_the_awaiting_task_kills_the_worker_too() -> None:
     started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     hanging: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -67,8 +98,8 @@ async def test_cancelling_the_awaiting_task_kills_the_worker_too() -> None:
     assert process_gone(pid)
 
 
-async def test_os_exit_in_a_test_is_a_crash_that_keeps_the_earlier_results() -> None:
-    ran = await run_fixture("exit_code")
+async def test_os_exit_in_a_test_is_a_crash_that_keeps_the_earlier_results(driver: str) -> None:
+    ran = await run_fixture("exit_code", driver=driver)
     assert ran.state == CRASHED
     assert ran.result.summary.exit_code == 3
     assert ran.result.summary.message.startswith(
@@ -81,8 +112,8 @@ async def test_os_exit_in_a_test_is_a_crash_that_keeps_the_earlier_results() -> 
     assert "tests/test_exit.py::test_c_never_runs" not in ran.outcomes()
 
 
-async def test_a_segfault_is_a_crash_whose_message_names_the_signal() -> None:
-    ran = await run_fixture("segfault")
+async def test_a_segfault_is_a_crash_whose_message_names_the_signal(driver: str) -> None:
+    ran = await run_fixture("segfault", driver=driver)
     assert ran.state == CRASHED
     assert ran.result.summary.exit_code == -11
     assert "killed by signal SIGSEGV" in ran.result.summary.message
@@ -92,8 +123,8 @@ async def test_a_segfault_is_a_crash_whose_message_names_the_signal() -> None:
     assert "Segmentation fault" in ran.result.output  # pytest's faulthandler wrote where it happened
 
 
-async def test_printing_100_megabytes_completes_with_a_bounded_output_tail() -> None:
-    ran = await run_fixture("noisy")
+async def test_printing_100_megabytes_completes_with_a_bounded_output_tail(driver: str) -> None:
+    ran = await run_fixture("noisy", driver=driver)
     assert ran.state == COMPLETE
     assert ran.outcomes() == {"tests/test_noisy.py::test_prints_100_megabytes": "passed",
                               "tests/test_noisy.py::test_after_the_noise": "passed"}
@@ -103,8 +134,8 @@ async def test_printing_100_megabytes_completes_with_a_bounded_output_tail() -> 
     assert "earlier bytes of output not kept" in output
 
 
-async def test_keyboard_interrupt_in_a_test_stops_pytest_and_is_reported() -> None:
-    ran = await run_fixture("interrupt")
+async def test_keyboard_interrupt_in_a_test_stops_pytest_and_is_reported(driver: str) -> None:
+    ran = await run_fixture("interrupt", driver=driver)
     assert ran.state == COMPLETE
     assert ran.result.summary.exit_code == 2
     assert "KeyboardInterrupt raised in tests/test_interrupt.py::test_b_interrupts" in ran.result.summary.message
@@ -118,8 +149,8 @@ async def test_keyboard_interrupt_in_a_test_stops_pytest_and_is_reported() -> No
     assert 13 in ran.lines("pkg/work.py", COLLECTION_CONTEXT)  # session teardown after the interrupt is measured
 
 
-async def test_system_exit_in_a_test_fails_that_test_only() -> None:
-    ran = await run_fixture("system_exit")
+async def test_system_exit_in_a_test_fails_that_test_only(driver: str) -> None:
+    ran = await run_fixture("system_exit", driver=driver)
     assert ran.state == COMPLETE
     assert ran.outcomes() == {"tests/test_system_exit.py::test_a_exits": "failed",
                               "tests/test_system_exit.py::test_b_after": "passed"}
@@ -129,8 +160,8 @@ async def test_system_exit_in_a_test_fails_that_test_only() -> None:
     assert ran.lines("pkg/work.py", "tests/test_system_exit.py::test_b_after") == {10}
 
 
-async def test_a_forked_child_that_sleeps_forever_is_killed_with_the_worker(pidfile) -> None:
-    ran = await run_fixture("fork")
+async def test_a_forked_child_that_sleeps_forever_is_killed_with_the_worker(pidfile, driver: str) -> None:
+    ran = await run_fixture("fork", driver=driver)
     assert ran.state == COMPLETE
     assert ran.outcomes() == {"tests/test_fork.py::test_forks_a_sleeper": "passed",
                               "tests/test_fork.py::test_after_fork": "passed"}
@@ -141,8 +172,8 @@ async def test_a_forked_child_that_sleeps_forever_is_killed_with_the_worker(pidf
     assert [type(e) for e in ran.events].count(ev.RunFinished) == 1
 
 
-async def test_a_thread_that_never_ends_does_not_keep_the_run_alive() -> None:
-    ran = await run_fixture("threads", timeout=30.0)
+async def test_a_thread_that_never_ends_does_not_keep_the_run_alive(driver: str) -> None:
+    ran = await run_fixture("threads", driver=driver, timeout=30.0)
     assert ran.state == COMPLETE
     assert ran.result.summary.exit_code == 0
     assert ran.outcomes() == {"tests/test_threads.py::test_starts_a_thread_that_never_ends": "passed",
@@ -150,8 +181,8 @@ async def test_a_thread_that_never_ends_does_not_keep_the_run_alive() -> None:
     assert all(process_gone(pid) for pid in ran.worker_pids())
 
 
-async def test_a_test_removing_the_hook_is_reported_and_later_tests_are_still_measured() -> None:
-    ran = await run_fixture("unhook")
+async def test_a_test_removing_the_hook_is_reported_and_later_tests_are_still_measured(driver: str) -> None:
+    ran = await run_fixture("unhook", driver=driver)
     assert ran.state == COMPLETE
     assert "removed covlens's import hook" in ran.result.summary.message
     assert ran.decision("pkg.during").reason == "guard"
@@ -160,8 +191,8 @@ async def test_a_test_removing_the_hook_is_reported_and_later_tests_are_still_me
     assert ran.lines("pkg/during.py") == set()
 
 
-async def test_a_collection_error_is_an_error_located_at_the_import_and_the_failing_module() -> None:
-    ran = await run_fixture("collect_error")
+async def test_a_collection_error_is_an_error_located_at_the_import_and_the_failing_module(driver: str) -> None:
+    ran = await run_fixture("collect_error", driver=driver)
     assert ran.state == COMPLETE
     assert ran.result.summary.exit_code == 2
     error = ran.outcome("tests/test_imports_bad.py")
@@ -170,3 +201,17 @@ async def test_a_collection_error_is_an_error_located_at_the_import_and_the_fail
     assert error.failure == Location(ran.path("tests/test_imports_bad.py"), 1)
     assert error.deepest == Location(ran.path("pkg/bad.py"), 3)
     assert error.path == os.path.join(ran.root, "tests", "test_imports_bad.py")
+
+
+async def test_a_child_that_left_the_process_group_holding_the_pipes_does_not_keep_the_run_waiting(
+        pidfile, driver: str) -> None:
+    try:
+        ran = await run_fixture("escape", driver=driver)
+    finally:
+        if pidfile.exists():  # covlens cannot kill what left its process group (docs/runner.md): the test does
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    assert ran.state == COMPLETE
+    assert ran.outcomes() == {"tests/test_escape.py::test_spawns_an_escapee": "passed",
+                              "tests/test_escape.py::test_after_escape": "passed"}
+    assert [type(e) for e in ran.events].count(ev.RunFinished) == 1

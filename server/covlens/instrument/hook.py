@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.machinery
-import os
 import sys
 import threading
 import zipimport

@@ -5,29 +5,22 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import hashlib
 import inspect
-import json
 import logging
 import os
-import signal
 import sys
-import tempfile
 import time
-import uuid
 import weakref
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-import covlens
 from covlens.config import Config
-from covlens.instrument.decision import FAILED, INSTRUMENTED, NOT_IMPORTED, Decision
-from covlens.model import (CANCELLED, COMPLETE, CRASHED, ERROR, OUTCOMES, TIMEOUT, FileLines, Location, RunResult,
-                           RunSummary, TestOutcome)
+from covlens.model import CANCELLED, COMPLETE, ERROR, RunResult
 from covlens.runner import events as ev
+from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, event_pipe, kill_group, unlink_quietly, worker_command,
+                                   worker_env, write_job)
+from covlens.runner.record import DEFAULT_OUTPUT_LIMIT, RunRecord
 from covlens.runner.selection import Selection
-from covlens.runner.worker import EVENT_FD_ENV, JOB_ENV
 
 if TYPE_CHECKING:
     from covlens.runner.warm import WarmChild, WarmWorker
@@ -36,12 +29,7 @@ log = logging.getLogger(__name__)
 
 OnEvent = Callable[[ev.Event], "Awaitable[None] | None"]
 
-DEFAULT_OUTPUT_LIMIT = 256 * 1024  # bytes of the worker's stdout+stderr kept (its tail)
-_CHUNK = 1 << 16
-# Once the worker is gone and its process group killed, the pipes reach EOF at once. Only a process that escaped
-# the group (setsid) can hold them open: give up on it after this long without any data.
-_PIPE_GRACE = 2.0
-_ENCLOSING_PYTEST_ENV = ("PYTEST_XDIST_", "PYTEST_CURRENT_TEST")
+_READ = 1 << 20  # as much as the event pipe holds (launch.event_pipe): one read takes all that gathered
 
 
 # Every run in progress in this process: if the server exits while one runs, its process group goes with it.
@@ -101,145 +89,16 @@ class Session:
             self.warm.learn(result)
         return result
 
-    # -- worker environment ------------------------------------------------------------------------------------
-
-    def worker_command(self) -> list[str]:
-        return [self.python, "-m", "covlens.runner.worker"]
-
-    def worker_env(self, event_fd: int, job_path: str) -> dict[str, str]:
-        env = worker_base_env(os.environ)
-        env[EVENT_FD_ENV] = str(event_fd)
-        env[JOB_ENV] = job_path
-        return env
-
-
-def worker_base_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment of every test process (cold worker or warm worker): `environ`, covlens importable."""
-    # Leftovers of an enclosing pytest (covlens's own tests run under xdist) would confuse the worker's pytest.
-    env = {k: v for k, v in environ.items() if not k.startswith(_ENCLOSING_PYTEST_ENV)}
-    path = covlens_import_path()
-    env["PYTHONPATH"] = os.pathsep.join([path, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
-    return env
-
-
-def covlens_import_path() -> str:
-    """A folder that holds covlens (and nothing else the project could pick up by mistake), for the worker's path.
-
-    From a source checkout that is `server/`; from an installed covlens, a private folder with a symlink to the
-    package, so that the project's interpreter does not see the server's other site-packages.
-    """
-    package = os.path.dirname(os.path.abspath(covlens.__file__))
-    parent = os.path.dirname(package)
-    if os.path.basename(parent) not in ("site-packages", "dist-packages"):
-        return parent
-    digest = hashlib.sha1(package.encode()).hexdigest()[:12]
-    shim = os.path.join(tempfile.gettempdir(), f"covlens-path-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}")
-    link = os.path.join(shim, "covlens")
-    if not os.path.islink(link):
-        os.makedirs(shim, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.symlink(package, link)
-    return shim
-
-
-def describe_exit(returncode: int | None) -> str:
-    """'was killed by signal SIGSEGV (Segmentation fault)' / 'exited with code 3'."""
-    if returncode is None:
-        return "did not exit"
-    if returncode < 0:
-        try:
-            sig = signal.Signals(-returncode)
-            text = signal.strsignal(sig) or ""
-            return f"was killed by signal {sig.name} ({text})" if text else f"was killed by signal {sig.name}"
-        except ValueError:
-            return f"was killed by signal {-returncode}"
-    return f"exited with code {returncode}"
-
-
-_ACTION_RANK = {INSTRUMENTED: 0, FAILED: 1, NOT_IMPORTED: 3}
-
-
-class _Results:
-    """What the events said so far; merged across the main worker and any xdist workers."""
-
-    def __init__(self) -> None:
-        self.decisions: dict[tuple[str, str | None], Decision] = {}
-        self.outcomes: dict[str, TestOutcome] = {}
-        self.hits: dict[str, dict[str, set[int]]] = {}
-        self.files: dict[str, FileLines] = {}
-        self.running: dict[str, ev.TestStarted] = {}
-        self.notices: list[str] = []
-        self.total: int | None = None
-        self.engine: str | None = None
-        self.finished: ev.RunFinished | None = None
-        self.failed: ev.WorkerFailed | None = None
-        self.bad_lines = 0
-
-    def add(self, event: ev.Event) -> None:
-        if isinstance(event, ev.DecisionMade):
-            d = event.decision
-            key = (d.module, d.path)
-            old = self.decisions.get(key)
-            # The same module in several processes (xdist): measured anywhere beats skipped beats never imported.
-            if old is None or _ACTION_RANK.get(d.action, 2) < _ACTION_RANK.get(old.action, 2):
-                self.decisions[key] = d
-        elif isinstance(event, ev.TestStarted):
-            self.running[event.nodeid] = event
-        elif isinstance(event, ev.TestFinished):
-            self.running.pop(event.outcome.nodeid, None)
-            self.outcomes[event.outcome.nodeid] = event.outcome
-            self._add_hits(event.outcome.nodeid, event.hits)
-        elif isinstance(event, ev.ContextHits):
-            self._add_hits(event.context, event.hits)
-        elif isinstance(event, ev.FilesMeasured):
-            for fl in event.files:
-                self.files[fl.path] = fl
-        elif isinstance(event, ev.Collected):
-            self.total = event.total
-        elif isinstance(event, ev.WorkerStarted):
-            if event.worker == "main" or self.engine is None:
-                self.engine = event.engine
-        elif isinstance(event, ev.Notice):
-            if event.message not in self.notices:
-                self.notices.append(event.message)
-        elif isinstance(event, ev.RunFinished):
-            self.finished = event
-        elif isinstance(event, ev.WorkerFailed):
-            self.failed = event
-
-    def _add_hits(self, context: str, hits: ev.Hits) -> None:
-        if not hits:
-            return
-        per_path = self.hits.setdefault(context, {})
-        for path, lines in hits.items():
-            per_path.setdefault(path, set()).update(lines)
-
-    def final_decisions(self) -> tuple[Decision, ...]:
-        # A path measured in one process is not "not imported" because another process never imported it.
-        measured = {d.path for d in self.decisions.values() if d.path and d.action != NOT_IMPORTED}
-        return tuple(d for d in self.decisions.values() if not (d.action == NOT_IMPORTED and d.path in measured))
-
-
-class _Run:
-    """One run: the worker process, its pipes, and how it ended."""
+class _Run(RunRecord):
+    """One run on the event loop: the worker process, its pipes, and how it ended."""
 
     def __init__(self, session: Session, selection: Selection, on_event: OnEvent | None) -> None:
+        super().__init__(session.config, selection.targets, session.output_limit)
         self.session = session
-        self.config = session.config
         self.selection = selection
         self.on_event = on_event
-        self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        self.started = time.time()
-        self.results = _Results()
         self.process: _Process | None = None
         self.pid: int | None = None
-        self.returncode: int | None = None
-        self.lost: str | None = None  # why the worker's exit status is unknown (its warm parent died)
-        self.cancelled = False
-        self.timed_out = False
-        self._tail = bytearray()
-        self._dropped = 0
-        self._last_data = time.monotonic()
         self._in_read = False
 
     # -- control -----------------------------------------------------------------------------------------------
@@ -249,20 +108,17 @@ class _Run:
         self.kill_group()
 
     def kill_group(self) -> None:
-        if self.pid is None:
-            return
         # The worker leads its own session and process group (start_new_session=True, or setsid in a forked
         # child): its pid is the group id.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        kill_group(self.pid)
 
     # -- the run -----------------------------------------------------------------------------------------------
 
     async def execute(self, pytest_args: list[str]) -> RunResult:
         if self.selection.targets == ():
-            return self._result(COMPLETE, "nothing selected: no tests to run", exit_code=5)
+            return self.result(COMPLETE, "nothing selected: no tests to run", exit_code=5)
         if self.cancelled:
-            return self._result(CANCELLED, "cancelled before it started")
+            return self.result(CANCELLED, "cancelled before it started")
         only = getattr(self.selection, "only", None)
         job = {"config": self.config.to_json(), "pytest_args": pytest_args,
                "only": None if only is None else list(only)}
@@ -270,7 +126,7 @@ class _Run:
         try:
             process: _Process | None = None
             if self.session.warm is not None:
-                read_fd, write_fd = os.pipe()
+                read_fd, write_fd = event_pipe()
                 try:
                     process = await self._fork_warm(job, write_fd)
                 finally:
@@ -279,12 +135,12 @@ class _Run:
                         # Not for the cold worker: a child forked just as its warm worker died could write here.
                         os.close(read_fd)
             if process is None:
-                read_fd, write_fd = os.pipe()
+                read_fd, write_fd = event_pipe()
                 try:
                     process = await self._spawn_cold(job, write_fd, cleanup)
                 except OSError as exc:
                     os.close(read_fd)
-                    return self._result(ERROR, f"could not start the test worker with {self.session.python}: "
+                    return self.result(ERROR, f"could not start the test worker with {self.session.python}: "
                                                f"{exc}; check the Python interpreter setting")
                 except BaseException:
                     os.close(read_fd)
@@ -300,16 +156,14 @@ class _Run:
 
     async def _spawn_cold(self, job: dict[str, Any], event_fd: int, cleanup: list[Callable[[], None]]) -> _Process:
         """A fresh `python -m covlens.runner.worker`, reading the job from a file; raises OSError if it cannot."""
-        fd, job_path = tempfile.mkstemp(prefix="covlens-job-", suffix=".json")
-        cleanup.append(lambda: _unlink(job_path))
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(job, handle)
+        job_path = write_job(job)
+        cleanup.append(lambda: unlink_quietly(job_path))
         loop = asyncio.get_running_loop()
         # A protocol rather than Process.wait(): that one only returns once the output pipes close too, which a
         # forked grandchild holding them would delay forever.
         transport, protocol = await loop.subprocess_exec(
-            lambda: _WorkerProtocol(self), *self.session.worker_command(), cwd=self.config.root,
-            env=self.session.worker_env(event_fd, job_path), pass_fds=(event_fd,),
+            lambda: _WorkerProtocol(self), *worker_command(self.session.python), cwd=self.config.root,
+            env=worker_env(event_fd, job_path), pass_fds=(event_fd,),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )
@@ -348,11 +202,11 @@ class _Run:
 
     async def _supervise(self, read_fd: int, process: _Process) -> RunResult:
         loop = asyncio.get_running_loop()
-        events_reader = asyncio.StreamReader(limit=_CHUNK)
+        events_reader = asyncio.StreamReader(limit=_READ)
         events_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(events_reader),
                                                            os.fdopen(read_fd, "rb", buffering=0))
-        pump = asyncio.ensure_future(self._pump_events(events_reader))
         exited = process.exited
+        pump = asyncio.ensure_future(self._pump_events(events_reader, events_transport, exited))
         if self.cancelled:
             self.kill_group()
         try:
@@ -377,13 +231,13 @@ class _Run:
                 pump.cancel()
             events_transport.close()
             process.close()
-        return self._conclude()
+        return self.conclude()
 
     async def _finish_reading(self, pump: asyncio.Future[None], output: asyncio.Future[None]) -> None:
         pending: set[asyncio.Future[None]] = {pump, output}
         while pending:
             seen = self._last_data
-            _, pending = await asyncio.wait(pending, timeout=_PIPE_GRACE)
+            _, pending = await asyncio.wait(pending, timeout=PIPE_GRACE)
             # Give up only on pipes that stay silent; a slow on_event working through a backlog is progress.
             if pending and self._last_data == seen and (pump.done() or self._in_read):
                 log.warning("a process outside the worker's process group holds its pipes open; stop reading them")
@@ -391,41 +245,28 @@ class _Run:
                 await asyncio.gather(pump, return_exceptions=True)
                 return
 
-    async def _pump_events(self, reader: asyncio.StreamReader) -> None:
-        buffer = bytearray()
+    async def _pump_events(self, reader: asyncio.StreamReader, transport: asyncio.ReadTransport,
+                           exited: asyncio.Future[None]) -> None:
         while True:
             self._in_read = True
             try:
-                chunk = await reader.read(_CHUNK)
+                chunk = await reader.read(_READ)
             finally:
                 self._in_read = False
+            for event in self.feed(chunk):
+                await self._notify(event)
             if not chunk:
-                break
-            self._last_data = time.monotonic()
-            buffer += chunk
-            start = 0
-            while True:
-                end = buffer.find(b"\n", start)
-                if end < 0:
-                    break
-                await self._handle(bytes(buffer[start:end]))
-                start = end + 1
-            del buffer[:start]
-        if buffer.strip():
-            await self._handle(bytes(buffer))  # a last line cut short by a crash is most likely garbage
+                return
+            if not exited.done():
+                # Let the next events gather in the pipe instead of waking for each line the worker writes: most
+                # of what a run costs the server (or the CLI) otherwise. Its end is seen at once.
+                transport.pause_reading()
+                try:
+                    await asyncio.wait([exited], timeout=GATHER_SECONDS)
+                finally:
+                    transport.resume_reading()
 
-    async def _handle(self, line: bytes) -> None:
-        if not line.strip():
-            return
-        try:
-            event = ev.from_line(line)
-        except ev.WireError as exc:
-            self.results.bad_lines += 1
-            if self.results.bad_lines <= 3:
-                log.warning("ignoring a malformed event from the test worker: %s", exc)
-            return
-        self.results.add(event)
-        self._last_data = time.monotonic()
+    async def _notify(self, event: ev.Event) -> None:
         if self.on_event is None:
             return
         try:
@@ -434,90 +275,7 @@ class _Run:
                 await result
         except Exception:  # noqa: BLE001 - a broken listener must not lose the run
             log.exception("the run's on_event callback raised on %s", type(event).__name__)
-
-    def keep_output(self, data: bytes) -> None:
-        """Keep only the tail of the worker's output: a test printing 100 MB must cost no memory."""
         self._last_data = time.monotonic()
-        limit = self.session.output_limit
-        if len(data) >= limit:
-            self._dropped += len(self._tail) + len(data) - limit
-            self._tail[:] = data[-limit:] if limit else b""
-            return
-        self._tail += data
-        excess = len(self._tail) - limit
-        if excess > 0:
-            del self._tail[:excess]
-            self._dropped += excess
-
-    # -- the report ------------------------------------------------------------------------------------------
-
-    def _output(self) -> str:
-        text = self._tail.decode("utf-8", errors="replace")
-        if self._dropped:
-            text = f"[... {self._dropped} earlier bytes of output not kept ...]\n" + text
-        return text
-
-    def _worker_ended(self) -> str:
-        """'the test worker exited with code 3', or why its end is unknown."""
-        if self.lost is not None:
-            return f"the test worker ended without a known exit status ({self.lost})"
-        return f"the test worker {describe_exit(self.returncode)}"
-
-    def _conclude(self) -> RunResult:
-        res = self.results
-        returncode = self.returncode
-        running = list(res.running.values())
-        where = (" while running " + ", ".join(t.nodeid for t in running)) if running else ""
-        kept = len(res.outcomes)
-        if res.finished is not None:
-            message = res.finished.message
-            return self._result(COMPLETE, message, exit_code=res.finished.exit_code)
-        if self.cancelled:
-            return self._result(CANCELLED, f"cancelled{where}; {kept} test results reported before it were kept")
-        if self.timed_out:
-            text = (f"the run timed out after {self.config.timeout:g} s{where} (raise `timeout` in [tool.covlens] "
-                    f"if the tests need longer); {kept} test results reported before it were kept")
-            self._blame(running, f"still running when the run timed out after {self.config.timeout:g} s")
-            return self._result(TIMEOUT, text, exit_code=returncode)
-        if res.failed is not None:
-            return self._result(ERROR, res.failed.message, exit_code=returncode)
-        if not res.outcomes and not res.decisions and returncode not in (None, 0) and res.engine is None \
-                and not running:
-            return self._result(ERROR, f"{self._worker_ended()} before it could start; see the output",
-                                exit_code=returncode)
-        text = (f"{self._worker_ended()}{where} before the run finished; "
-                f"{kept} test results reported before it were kept")
-        self._blame(running, f"{self._worker_ended()} while this test ran")
-        return self._result(CRASHED, text, exit_code=returncode)
-
-    def _blame(self, running: list[ev.TestStarted], message: str) -> None:
-        for started in running:
-            failure = Location(started.path, started.line) if started.path and started.line else None
-            self.results.outcomes[started.nodeid] = TestOutcome(
-                nodeid=started.nodeid, outcome="failed", path=started.path, line=started.line, message=message,
-                failure=failure)
-
-    def _result(self, state: str, message: str, exit_code: int | None = None) -> RunResult:
-        res = self.results
-        counts = Counter(o.outcome for o in res.outcomes.values())
-        summary_counts = {k: counts[k] for k in OUTCOMES if counts.get(k)}
-        if state == COMPLETE:
-            tally = ", ".join(f"{n} {k}" for k, n in summary_counts.items()) or "no tests ran"
-            message = f"{tally}; {message}" if message else tally
-        if res.notices:
-            message = message + " | " + " | ".join(res.notices)
-        summary = RunSummary(
-            run_id=self.run_id, state=state, started=self.started, finished=time.time(), counts=summary_counts,
-            total=res.total, exit_code=exit_code, message=message, engine=res.engine,
-            selection=self.selection.targets)
-        return RunResult(
-            summary=summary,
-            decisions=res.final_decisions(),
-            outcomes=tuple(res.outcomes.values()),
-            hits={ctx: {path: frozenset(lines) for path, lines in paths.items()} for ctx, paths in res.hits.items()},
-            files=dict(res.files),
-            output=self._output(),
-        )
 
 
 class _Process(Protocol):
@@ -625,11 +383,6 @@ def _warn_once(message: str, exc_info: bool = False) -> None:
     if message not in _warned:
         _warned.add(message)
         log.warning(message, exc_info=exc_info)
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 def run_sync(config: Config, selection: Selection | Iterable[str] | None = None, **kwargs: Any) -> RunResult:

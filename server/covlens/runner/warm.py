@@ -257,7 +257,7 @@ class WarmWorker:
     # -- starting and replacing ------------------------------------------------------------------------------
 
     def _key(self, config: Config, python: str | None) -> WarmKey:
-        from covlens.runner.session import worker_base_env
+        from covlens.runner.launch import worker_base_env
 
         # The environment is read at every run, as a cold worker would: a change means a fresh warm worker.
         env = worker_base_env(self.env if self.env is not None else os.environ)
@@ -633,7 +633,7 @@ class _WarmProcess:
     def why_gone(self) -> str:
         if self.failed_message is not None:
             return self.failed_message
-        from covlens.runner.session import describe_exit
+        from covlens.runner.launch import describe_exit
 
         code = self.transport.get_returncode()
         tail = self.protocol.stderr.decode("utf-8", "replace").strip()
