@@ -238,9 +238,8 @@ class Store:
                 touched.update(r[0] for r in conn.execute("SELECT DISTINCT path FROM hits"))
                 conn.execute("DELETE FROM tests")
                 conn.execute("DELETE FROM hits")
-            for outcome in result.outcomes:
-                conn.execute("INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?)",
-                             (outcome.nodeid, seq, outcome.outcome, json.dumps(outcome.to_json())))
+            conn.executemany("INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?)",
+                             [(o.nodeid, seq, o.outcome, json.dumps(o.to_json())) for o in result.outcomes])
             for context, per_file in result.hits.items():
                 if context == COLLECTION_CONTEXT:
                     continue  # below, file by file
@@ -263,24 +262,21 @@ class Store:
             # Decisions.
             if authoritative:
                 conn.execute("DELETE FROM decisions")
+            replace, fill = [], []
             for decision in result.decisions:
-                key = _key(decision)
-                if not authoritative and decision.action == NOT_IMPORTED:
-                    # A partial or unfinished run did not import everything: "not imported" only fills a gap.
-                    conn.execute("INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
-                                 (key, decision.module, decision.path, decision.action, seq,
-                                  json.dumps(decision.to_json())))
-                else:
-                    conn.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
-                                 (key, decision.module, decision.path, decision.action, seq,
-                                  json.dumps(decision.to_json())))
+                row = (_key(decision), decision.module, decision.path, decision.action, seq,
+                       json.dumps(decision.to_json()))
+                # A partial or unfinished run did not import everything: "not imported" only fills a gap.
+                (fill if not authoritative and decision.action == NOT_IMPORTED else replace).append(row)
+            conn.executemany("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)", replace)
+            conn.executemany("INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)", fill)
 
             # Line facts of measured files.
             if authoritative:
                 conn.execute("DELETE FROM files")
-            for lines in self._file_lines(result):
-                conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                             (lines.path, lines.module, _bits(lines.statements), _bits(lines.excluded), seq))
+            conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                             [(fl.path, fl.module, _bits(fl.statements), _bits(fl.excluded), seq)
+                              for fl in self._file_lines(result)])
 
             self._keep_sources(conn, result, sources)
             self._update_totals(conn, touched)
