@@ -101,8 +101,12 @@ def _split_pytest_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry of the `covlens` console script and of `python -m covlens`; returns the exit code."""
+def main(argv: Sequence[str] | None = None, *, standalone: bool = False) -> int:
+    """The command line `argv` (default: this process's); returns the exit code.
+
+    `standalone`: this process is covlens's own program (`covlens.__main__.entry`), not a caller of `main` (a test,
+    a script), so `covlens run` may fork its test worker from it.
+    """
     ours, pytest_args = _split_pytest_args(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_args(ours)
@@ -114,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = sys.stdout
     try:
         if args.command == "run":
-            return cmd_run(args, pytest_args, out)
+            return cmd_run(args, pytest_args, out, fork=standalone)
         if args.command == "report":
             return cmd_report(args, out)
         if args.command == "explain":
@@ -206,12 +210,12 @@ def exit_code_of(result: RunResult) -> int:
 
 
 def run_blocking(config: Config, progress: Progress | None = None, pytest_args: Sequence[str] = (),
-                 python: str | None = None) -> RunResult:
+                 python: str | None = None, fork: bool = False) -> RunResult:
     """One run of all tests in a fresh worker, watched without an event loop; Ctrl-C (SIGINT) cancels it cleanly."""
     from covlens.runner.blocking import BlockingRun
 
     run = BlockingRun(config, python=python or sys.executable, on_event=progress.on_event if progress else None,
-                      pytest_args=pytest_args)
+                      pytest_args=pytest_args, fork=fork)
     previous = None
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGINT"):
         # First Ctrl-C: stop the worker and keep what it streamed; the default handler is back for a second one.
@@ -227,7 +231,7 @@ def run_blocking(config: Config, progress: Progress | None = None, pytest_args: 
             signal.signal(signal.SIGINT, previous)
 
 
-def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO) -> int:
+def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO, fork: bool = False) -> int:
     # Imported here, not at the top: `covlens explain`, `--help` and the others need none of these.
     from covlens.progress import Progress
     from covlens.report import full_report
@@ -240,7 +244,7 @@ def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO) -
     config = _load_config(folder, engine=args.engine, timeout=args.timeout)
     store = Store(config.root)
     progress = None if args.quiet else Progress(out)
-    result = run_blocking(config, progress, pytest_args, python=args.python)
+    result = run_blocking(config, progress, pytest_args, python=args.python, fork=fork)
     if progress:
         progress.finish()
     # Extra pytest arguments (-k, -m, paths) may narrow the run: then it updates only the tests it ran.

@@ -11,12 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any, Union
 
 from covlens.config import Config
 from covlens.model import CANCELLED, ERROR, RunResult
 from covlens.runner import events as ev
-from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, event_pipe, kill_group, unlink_quietly, worker_command,
-                                   worker_env, write_job)
+from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, covlens_import_path, event_pipe, kill_group,
+                                   unlink_quietly, worker_base_env, worker_command, worker_env, write_job)
 from covlens.runner.record import DEFAULT_OUTPUT_LIMIT, RunRecord
 
 log = logging.getLogger("covlens.runner.session")
@@ -34,9 +35,10 @@ class BlockingRun(RunRecord):
 
     def __init__(self, config: Config, python: str = sys.executable, *,
                  on_event: Callable[[ev.Event], None] | None = None, pytest_args: Sequence[str] = (),
-                 output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+                 output_limit: int = DEFAULT_OUTPUT_LIMIT, fork: bool = False) -> None:
         super().__init__(config, None, output_limit)
         self.python = python
+        self.fork = fork  # fork the worker from this process when `fork_start` allows (the CLI as its own program)
         self.on_event = on_event
         self.pytest_args = [*config.pytest_args, *pytest_args]
         self.pid: int | None = None
@@ -49,14 +51,12 @@ class BlockingRun(RunRecord):
     def run(self) -> RunResult:
         if self.cancelled:
             return self.result(CANCELLED, "cancelled before it started")
-        job_path = write_job({"config": self.config.to_json(), "pytest_args": self.pytest_args, "only": None})
+        job = {"config": self.config.to_json(), "pytest_args": self.pytest_args, "only": None}
+        read_fd, write_fd = event_pipe()
+        cleanup: list[Callable[[], None]] = []
         try:
-            read_fd, write_fd = event_pipe()
             try:
-                process = subprocess.Popen(
-                    worker_command(self.python), cwd=self.config.root, env=worker_env(write_fd, job_path),
-                    pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT, start_new_session=True)
+                process = self._start(job, write_fd, cleanup)
             except OSError as exc:
                 os.close(read_fd)
                 return self.result(ERROR, f"could not start the test worker with {self.python}: {exc}; "
@@ -79,12 +79,40 @@ class BlockingRun(RunRecord):
                 if self.returncode is None:
                     self.returncode = process.returncode
         finally:
-            unlink_quietly(job_path)
+            for step in cleanup:
+                step()
         return self.conclude()
+
+    def _start(self, job: dict[str, Any], event_fd: int, cleanup: list[Callable[[], None]]) -> _Worker:
+        """The worker, forked from this process when it can be (`fork_start`), else spawned; raises OSError."""
+        if self.fork:
+            from covlens.runner import fork_start
+
+            why_not = fork_start.unavailable(self.python)
+            if why_not is None:
+                out_read, out_write = os.pipe()
+                try:
+                    pid = fork_start.fork_worker(job, str(self.config.root), event_fd, out_write,
+                                                 worker_base_env(os.environ), covlens_import_path())
+                except OSError as exc:
+                    os.close(out_read)
+                    log.debug("forking the worker failed (%s); spawning it", exc)
+                else:
+                    return _ForkedWorker(pid, out_read)
+                finally:
+                    os.close(out_write)
+            else:
+                log.debug("the worker is spawned, not forked: %s", why_not)
+        job_path = write_job(job)
+        cleanup.append(lambda: unlink_quietly(job_path))
+        return subprocess.Popen(
+            worker_command(self.python), cwd=self.config.root, env=worker_env(event_fd, job_path),
+            pass_fds=(event_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True)
 
     # -- watching the worker -----------------------------------------------------------------------------------
 
-    def _watch(self, process: subprocess.Popen[bytes], read_fd: int) -> None:
+    def _watch(self, process: _Worker, read_fd: int) -> None:
         assert process.stdout is not None
         out_fd = process.stdout.fileno()
         exit_fd = _pidfd(process.pid)
@@ -140,7 +168,7 @@ class BlockingRun(RunRecord):
             self.keep_output(data)
         return False
 
-    def _check(self, process: subprocess.Popen[bytes], deadline: float) -> None:
+    def _check(self, process: _Worker, deadline: float) -> None:
         returncode = process.poll()
         if returncode is not None:
             self.returncode = returncode
@@ -165,6 +193,39 @@ class BlockingRun(RunRecord):
             self.on_event(event)
         except Exception:  # noqa: BLE001 - a broken listener must not lose the run
             log.exception("the run's on_event callback raised on %s", type(event).__name__)
+
+
+class _ForkedWorker:
+    """A worker forked by `fork_start`, behind the little of subprocess.Popen that BlockingRun uses."""
+
+    def __init__(self, pid: int, output_fd: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdout = os.fdopen(output_fd, "rb", buffering=0)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: its status is lost
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Only called once its process group was killed: the end is at hand, whatever `timeout` says."""
+        if self.returncode is None:
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+            except ChildProcessError:
+                self.returncode = -1
+        return self.returncode
+
+
+_Worker = Union["subprocess.Popen[bytes]", _ForkedWorker]
 
 
 def _pidfd(pid: int) -> int | None:

@@ -405,8 +405,7 @@ class _Server:
         self.send({"op": "started", "id": run_id, "pid": pid})
 
     def _child(self, job: dict[str, Any], event_fd: int, output_fd: int) -> NoReturn:
-        code = EXIT_FAILED
-        try:
+        def life() -> int:
             os.setsid()  # its own session and process group: killpg(pid) ends it and all it starts
             self._signal.set_wakeup_fd(-1)
             for sig, handler in self.handlers.items():
@@ -430,18 +429,9 @@ class _Server:
             _fresh_caches()
             # What a cold worker imports only after its hook is installed: the hook decides them as it would there.
             preimported = [name for name in sys.modules if name not in self.startup]
-            code = worker.run_job(job, event_fd, preimported=preimported)
-        except BaseException:  # noqa: BLE001 - say why on the run's output; the session reports the exit
-            import traceback
+            return worker.run_job(job, event_fd, preimported=preimported)
 
-            try:
-                traceback.print_exc()
-            except BaseException:  # noqa: BLE001
-                pass
-        finally:
-            worker.flush_std_streams()
-            os._exit(worker.exit_status(code))
-        raise AssertionError("unreachable")  # pragma: no cover
+        worker.live_and_exit(life, EXIT_FAILED)
 
     def _drain_wakeups(self) -> None:
         try:

@@ -356,6 +356,25 @@ def main() -> NoReturn:
     os._exit(exit_status(code))
 
 
+def live_and_exit(life: Callable[[], int], failed: int = 1) -> NoReturn:
+    """The whole life of a forked test process: `life()` (its set-up, then `run_job`), then os._exit with the code
+    it returned; an exception is printed on the run's output (stderr) and the code is `failed`."""
+    code = failed
+    try:
+        code = life()
+    except BaseException:  # noqa: BLE001 - say why on the run's output; the session reports the exit
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        flush_std_streams()
+        os._exit(exit_status(code))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def exit_status(code: int) -> int:
     """What os._exit can carry of a pytest exit code."""
     return code & 0xFF if code >= 0 else 1

@@ -1,0 +1,49 @@
+"""`covlens run` forks its test worker from itself; the child is indistinguishable from a spawned worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from covlens.runner.fork_start import NO_FORK_ENV
+from tests.runner.conftest import FIXTURES
+
+PROJECT = FIXTURES / "fidelity"
+
+
+def _cli_run(tmp_path: Path, tag: str, **env: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """`python -m covlens run` on the fixture: what its test saw of its process, the JSON report, the output."""
+    state, report = tmp_path / f"{tag}-state.json", tmp_path / f"{tag}-report.json"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COVLENS_"))}
+    environ.update(env, COVLENS_FIXTURE_STATE=str(state))
+    done = subprocess.run([sys.executable, "-m", "covlens", "run", str(PROJECT), "--json", str(report)],
+                          env=environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(state.read_text()), json.loads(report.read_text()), done.stdout
+
+
+def test_the_forked_worker_is_the_spawned_worker_seen_from_inside_and_reports_the_same(tmp_path: Path) -> None:
+    forked, forked_report, forked_out = _cli_run(tmp_path, "forked")
+    spawned, spawned_report, spawned_out = _cli_run(tmp_path, "spawned", **{NO_FORK_ENV: "0"})
+    # The one thing a fork cannot change: the kernel's record of the command line (what `ps` shows).
+    assert forked.pop("cmdline")[:3] == [sys.executable, "-m", "covlens"]
+    assert spawned.pop("cmdline")[:3] == [sys.executable, "-m", "covlens.runner.worker"]
+    spawned["environ"].pop(NO_FORK_ENV)
+    for seen in (forked, spawned):
+        seen["environ"].pop("COVLENS_FIXTURE_STATE")  # a file of each run's own
+    assert forked == spawned
+    assert forked["main"][0] == "covlens.runner.worker" and forked["group_leader"] and forked["stdin"] == "/dev/null"
+    assert forked_report["files"] == spawned_report["files"]  # lines hit, per file and per test
+    assert forked_report["totals"] == spawned_report["totals"]
+    assert forked_report["covlens"]["decisions"] == spawned_report["covlens"]["decisions"]
+    outcomes = [{nodeid: t["outcome"] for t in report["covlens"]["tests"] for nodeid in [t["nodeid"]]}
+                for report in (forked_report, spawned_report)]
+    assert outcomes[0] == outcomes[1] and set(outcomes[0].values()) == {"passed"}
+    duration = re.compile(r" in \d+\.\d+s")  # pytest's closing line says how long it took
+    assert (duration.sub("", forked_out).replace("forked-report", "report")
+            == duration.sub("", spawned_out).replace("spawned-report", "report"))
