@@ -47,3 +47,26 @@ def test_the_forked_worker_is_the_spawned_worker_seen_from_inside_and_reports_th
     duration = re.compile(r" in \d+\.\d+s")  # pytest's closing line says how long it took
     assert (duration.sub("", forked_out).replace("forked-report", "report")
             == duration.sub("", spawned_out).replace("spawned-report", "report"))
+
+
+def test_the_cli_spawns_when_forking_would_not_give_a_spawned_workers_process(monkeypatch) -> None:
+    from covlens.runner import fork_start
+
+    monkeypatch.setattr(fork_start, "_baseline", None)
+    assert "did not import the worker first" in (fork_start.unavailable(sys.executable) or "")
+    monkeypatch.setattr(fork_start, "_baseline", frozenset(sys.modules))
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-X", "importtime", "-m", "covlens", "run"])
+    assert "options" in (fork_start.unavailable(sys.executable) or "")
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "cProfile", "-m", "covlens", "run"])
+    assert "not its own program" in (fork_start.unavailable(sys.executable) or "")
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "covlens", "run"])
+    monkeypatch.setenv(NO_FORK_ENV, "0")
+    assert NO_FORK_ENV in (fork_start.unavailable(sys.executable) or "")
+    monkeypatch.delenv(NO_FORK_ENV)
+    assert "another interpreter" in (fork_start.unavailable("/bin/sh") or "")
+    previous = sys.gettrace()
+    sys.settrace(lambda *args: None)
+    try:
+        assert "tracer or profiler" in (fork_start.unavailable(sys.executable) or "")
+    finally:
+        sys.settrace(previous)

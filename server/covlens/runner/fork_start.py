@@ -59,11 +59,21 @@ def unavailable(python: str) -> str | None:
     if os.path.realpath(python) != os.path.realpath(sys.executable):
         return "the tests run under another interpreter"
     argv = getattr(sys, "orig_argv", [])
-    if len(argv) < 2 or (argv[1].startswith("-") and argv[1] != "-m"):
-        return "the CLI's interpreter was started with options of its own"
+    as_module = argv[1:3] == ["-m", "covlens"]
+    as_script = len(argv) > 1 and not argv[1].startswith("-") and os.path.basename(argv[1]).startswith("covlens")
+    if not (as_module or as_script):
+        # `python -X ... -m covlens`, or covlens run by another program (a profiler...): its state is not a worker's
+        return "covlens is not its own program here, or its interpreter was started with options"
+    if sys.gettrace() is not None or sys.getprofile() is not None or _monitored():
+        return "a tracer or profiler is attached to the CLI"
     if threading.active_count() != 1:
         return "the CLI runs threads"
     return None
+
+
+def _monitored() -> bool:
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6))
 
 
 def fork_worker(job: dict[str, Any], root: str, event_fd: int, output_fd: int, env: Mapping[str, str],

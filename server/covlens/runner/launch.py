@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -56,6 +55,8 @@ def covlens_import_path() -> str:
     parent = os.path.dirname(package)
     if os.path.basename(parent) not in ("site-packages", "dist-packages"):
         return parent
+    import hashlib  # only for an installed covlens: not worth its import time in every CLI run
+
     digest = hashlib.sha1(package.encode()).hexdigest()[:12]
     shim = os.path.join(tempfile.gettempdir(), f"covlens-path-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}")
     link = os.path.join(shim, "covlens")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 
@@ -95,7 +95,7 @@ class RunRecord:
         self.config = config
         self.targets = targets
         self.output_limit = output_limit
-        self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(4).hex()
         self.started = time.time()
         self.results = Results()
         self.returncode: int | None = None
