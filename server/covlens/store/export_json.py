@@ -63,9 +63,10 @@ def json_report(project: ProjectCoverage) -> dict[str, Any]:
     }
 
 
-def json_text(project: ProjectCoverage) -> str:
-    """The JSON report as text (indented, like `coverage json --pretty-print`)."""
-    return json.dumps(json_report(project), indent=4) + "\n"
+def json_text(project: ProjectCoverage, *, pretty: bool = False) -> str:
+    """The JSON report as text: compact, as `coverage json` writes it (and about ten times faster to write: the
+    C encoder); `pretty`: indented, like `coverage json --pretty-print`, for reading on a terminal."""
+    return json.dumps(json_report(project), indent=4 if pretty else None) + "\n"
 
 
 def write_json(project: ProjectCoverage, dest: str | os.PathLike[str]) -> None:
