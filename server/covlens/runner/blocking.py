@@ -16,13 +16,12 @@ from typing import Any, Union
 from covlens.config import Config
 from covlens.model import CANCELLED, ERROR, RunResult
 from covlens.runner import events as ev
-from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, covlens_import_path, event_pipe, kill_group,
+from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, PIPE_SIZE, covlens_import_path, event_pipe, kill_group,
                                    unlink_quietly, worker_base_env, worker_command, worker_env, write_job)
 from covlens.runner.record import DEFAULT_OUTPUT_LIMIT, RunRecord
 
 log = logging.getLogger("covlens.runner.session")
 
-_READ = 1 << 20  # as much as the event pipe holds: one read takes all that gathered
 _POLL = 0.1  # without a pidfd (not Linux), how often the worker's exit is checked while its pipes stay open
 
 
@@ -155,7 +154,7 @@ class BlockingRun(RunRecord):
     def _read(self, selector: selectors.BaseSelector, fd: int, read_fd: int) -> bool:
         """Read what `fd` holds; True when that was events."""
         try:
-            data = os.read(fd, _READ)
+            data = os.read(fd, PIPE_SIZE)
         except BlockingIOError:
             return False
         if not data:

@@ -159,8 +159,6 @@ def _close_all_but(keep: int) -> None:
 def _forget_the_cli(worker: types.ModuleType) -> None:
     """sys.modules as a spawned worker has it when it installs its hook: the CLI's own imports forgotten (a test
     importing one imports it afresh, through the hook), and `__main__` the worker module run by `-m`."""
-    import importlib
-    import linecache
     import types
 
     assert _baseline is not None
@@ -174,5 +172,4 @@ def _forget_the_cli(worker: types.ModuleType) -> None:
     main.__package__ = worker.__package__
     main.__builtins__ = __builtins__  # type: ignore[attr-defined]
     sys.modules["__main__"] = main
-    importlib.invalidate_caches()
-    linecache.clearcache()
+    worker.fresh_import_caches()

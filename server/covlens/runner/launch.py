@@ -17,7 +17,7 @@ from covlens.runner.worker import EVENT_FD_ENV, JOB_ENV
 _ENCLOSING_PYTEST_ENV = ("PYTEST_XDIST_", "PYTEST_CURRENT_TEST")
 # Linux lets an unprivileged process grow a pipe to 1 MiB (fs.pipe-max-size): room for the events a worker writes
 # while the reader lets them gather rather than waking for each line.
-_PIPE_SIZE = 1 << 20
+PIPE_SIZE = 1 << 20  # also what a reader asks for at once: one read takes all that gathered
 # How long a reader lets a running worker's events gather before it reads them all at once.
 GATHER_SECONDS = 0.025
 # Once the worker is gone and its process group killed, the pipes reach EOF at once. Only a process that escaped
@@ -82,7 +82,7 @@ def event_pipe() -> tuple[int, int]:
         import fcntl
 
         with contextlib.suppress(OSError):  # beyond the limit, or an old kernel: the default 64 KiB will do
-            fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
+            fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
     return read_fd, write_fd
 
 

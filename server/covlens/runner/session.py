@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from covlens.config import Config
 from covlens.model import CANCELLED, COMPLETE, ERROR, RunResult
 from covlens.runner import events as ev
-from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, event_pipe, kill_group, unlink_quietly, worker_command,
-                                   worker_env, write_job)
+from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, PIPE_SIZE, event_pipe, kill_group, unlink_quietly,
+                                   worker_command, worker_env, write_job)
 from covlens.runner.record import DEFAULT_OUTPUT_LIMIT, RunRecord
 from covlens.runner.selection import Selection
 
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 OnEvent = Callable[[ev.Event], "Awaitable[None] | None"]
 
-_READ = 1 << 20  # as much as the event pipe holds (launch.event_pipe): one read takes all that gathered
 
 
 # Every run in progress in this process: if the server exits while one runs, its process group goes with it.
@@ -202,7 +201,7 @@ class _Run(RunRecord):
 
     async def _supervise(self, read_fd: int, process: _Process) -> RunResult:
         loop = asyncio.get_running_loop()
-        events_reader = asyncio.StreamReader(limit=_READ)
+        events_reader = asyncio.StreamReader(limit=PIPE_SIZE)
         events_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(events_reader),
                                                            os.fdopen(read_fd, "rb", buffering=0))
         exited = process.exited
@@ -250,7 +249,7 @@ class _Run(RunRecord):
         while True:
             self._in_read = True
             try:
-                chunk = await reader.read(_READ)
+                chunk = await reader.read(PIPE_SIZE)
             finally:
                 self._in_read = False
             for event in self.feed(chunk):

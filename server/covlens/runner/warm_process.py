@@ -426,7 +426,7 @@ class _Server:
             for name in _forgettable(self.baseline):
                 sys.modules.pop(name, None)
             del sys.argv[1:]  # `--warm`: a cold worker's argv is just the module's path
-            _fresh_caches()
+            worker.fresh_import_caches()
             # What a cold worker imports only after its hook is installed: the hook decides them as it would there.
             preimported = [name for name in sys.modules if name not in self.startup]
             return worker.run_job(job, event_fd, preimported=preimported)
@@ -468,16 +468,6 @@ def _forgettable(baseline: frozenset[str]) -> list[str]:
     that imports one import it afresh, through the hook, and report it exactly as a cold worker would.
     """
     return [name for name in list(sys.modules) if name not in baseline] + [__name__]
-
-
-def _fresh_caches() -> None:
-    # The import system caches directory listings (checked by mtime): a fresh process has none.
-    import importlib
-
-    importlib.invalidate_caches()
-    linecache = sys.modules.get("linecache")
-    if linecache is not None:
-        linecache.clearcache()
 
 
 def _close(fd: int) -> None:

@@ -339,6 +339,17 @@ def run_job(job: dict[str, Any], event_fd: int, *, preimported: Sequence[str] = 
     return code
 
 
+def fresh_import_caches() -> None:
+    """Forget what the import system and linecache remember: a forked test process must start as a fresh one."""
+    # The import system caches directory listings (checked by mtime): a fresh process has none.
+    import importlib
+
+    importlib.invalidate_caches()
+    linecache = sys.modules.get("linecache")
+    if linecache is not None:
+        linecache.clearcache()
+
+
 def flush_std_streams() -> None:
     """Flush what the tests printed: the process is about to leave with os._exit, which flushes nothing."""
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
