@@ -105,6 +105,39 @@ def test_new_context_rearms_only_the_code_objects_that_fired(engine: MonitorEngi
     assert target.hits == {2, 3, 5, 8}
 
 
+def test_a_code_object_whose_every_line_ran_has_its_events_off_until_the_next_context(engine: MonitorEngine) -> None:
+    # A loop within one line keeps a probe that no event ever removes; CPython checks it at every iteration. Once
+    # all of a code object's lines have run, nothing is left to learn from it in this context: its events go off.
+    target = fresh_hits()
+    mod = load(engine, "def squares(n):\n    out = [i * i for i in range(n)]\n    return out\n", target)
+    code = mod.squares.__code__
+    line = sys.monitoring.events.LINE
+    assert sys.monitoring.get_local_events(engine.tool_id, code) == line
+    assert mod.squares(3) == [0, 1, 4]
+    assert target.hits == {1, 2, 3}
+    assert sys.monitoring.get_local_events(engine.tool_id, code) == 0
+
+    engine.new_context()
+    assert sys.monitoring.get_local_events(engine.tool_id, code) == line
+    target.hits.clear()
+    mod.squares(2)
+    assert target.hits == {2, 3}  # every line recorded afresh in the new context
+    assert sys.monitoring.get_local_events(engine.tool_id, code) == 0
+
+
+def test_a_code_object_with_lines_still_unrun_keeps_recording_them(engine: MonitorEngine) -> None:
+    target = fresh_hits()
+    source = "def sign(x):\n    if x < 0:\n        return -1\n    return 1\n"
+    mod = load(engine, source, target)
+    code = mod.sign.__code__
+    mod.sign(5)
+    assert target.hits == {1, 2, 4}
+    assert sys.monitoring.get_local_events(engine.tool_id, code) == sys.monitoring.events.LINE
+    mod.sign(-5)  # the last unrun line: now all ran, and its events go off
+    assert target.hits == {1, 2, 3, 4}
+    assert sys.monitoring.get_local_events(engine.tool_id, code) == 0
+
+
 def test_each_live_engine_rearms_its_own_code_only() -> None:
     first, second = MonitorEngine(), MonitorEngine()
     try:
@@ -591,4 +624,9 @@ def test_reported_lines_equal_coverage_py_on_tricky_constructs(engine: MonitorEn
     code, _ = engine.compile(source, str(path), target)
     run_module(code)
     assert len(source.splitlines()) in missing  # coverage.py did measure the file: never_called's body is missed
+    assert target.lines.reported(target.hits) == expected
+    # Again in a new context, after the code objects whose every line ran had their events switched off.
+    engine.new_context()
+    target.hits.clear()
+    run_module(code)
     assert target.lines.reported(target.hits) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dis
 import sys
 import threading
 from collections.abc import Callable
@@ -18,12 +19,14 @@ CANDIDATE_TOOL_IDS = (3, 4)
 TOOL_NAME = "covlens"
 
 
-def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType]) -> Callable[[CodeType, int], Any]:
+def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unseen: dict[int, set[int]],
+                   lines_of: dict[int, frozenset[int]], lock: Any, tool: int) -> Callable[[CodeType, int], Any]:
     """The LINE callback: the hot path, so every name it touches is a fast local bound here."""
     disable = sys.monitoring.DISABLE
+    set_local_events = sys.monitoring.set_local_events
 
     def on_line(code: CodeType, line: int, _table: dict[int, set[int]] = table, _fired: dict[int, CodeType] = fired,
-                _id: Any = id, _disable: Any = disable) -> Any:
+                _unseen: dict[int, set[int]] = unseen, _id: Any = id, _disable: Any = disable) -> Any:
         # Keyed by id(code), not by the code object: code objects compare by content (two identical
         # functions in different files are equal, and hashing one walks its constants every time).
         # The engine keeps every registered code object alive, so an id is never reused while it is a key.
@@ -31,12 +34,47 @@ def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType]) -> Ca
             key = _id(code)
             _table[key].add(line)
             _fired[key] = code  # its events need re-arming at the next context
+            left = _unseen.get(key)
+            if left is None:
+                left = _unseen[key] = set(_event_lines(code, lines_of))
+            left.discard(line)
+            if not left and lock.acquire(blocking=False):  # never wait: this may run inside new_context()
+                try:
+                    if _unseen.get(key) is left:  # not re-armed for a new context meanwhile
+                        # Every line of it has run in this context: its events go off altogether. DISABLE only
+                        # removes the probe an event came from; a loop that jumps back within one line (a
+                        # comprehension, `for x in y: f(x)`) keeps its probe, which CPython checks on every
+                        # iteration without calling us: 12% of a sudoku solver's time.
+                        set_local_events(tool, code, 0)
+                        return None  # nothing left for DISABLE to remove
+                finally:
+                    lock.release()
         except Exception:
             # An exception raised here would surface in the user's test at this line; a lost hit is the lesser harm.
             pass
         return _disable
 
     return on_line
+
+
+_RESUME = dis.opmap["RESUME"]
+
+
+def _event_lines(code: CodeType, cache: dict[int, frozenset[int]]) -> frozenset[int]:
+    """Every line a LINE event of `code` can report (a superset: lines of code that never runs too), without its
+    prologue up to the first RESUME, which CPython never probes (a function's `def` line)."""
+    key = id(code)
+    found = cache.get(key)
+    if found is None:
+        raw = code.co_code
+        after_resume = 0
+        for offset in range(0, len(raw), 2):
+            if raw[offset] == _RESUME:
+                after_resume = offset + 2
+                break
+        found = cache[key] = frozenset(
+            line for start, _end, line in code.co_lines() if line is not None and start >= after_resume)
+    return found
 
 
 def _claim_tool_id() -> int:
@@ -77,12 +115,17 @@ class MonitorEngine:
         self._table: dict[int, set[int]] = {}
         # id(code) -> code, for every code object that disabled a line event since the last new_context().
         self._fired: dict[int, CodeType] = {}
+        # id(code) -> its lines not yet seen in this context (from its first event on): empty, its events go off.
+        self._unseen: dict[int, set[int]] = {}
+        self._lines_of: dict[int, frozenset[int]] = {}  # id(code) -> _event_lines(code)
         # Strong references keep every registered id valid (and let close() switch their events off).
         self._codes: list[CodeType] = []
         self._tool = _claim_tool_id()
         self._closed = False
         try:
-            monitoring.register_callback(self._tool, self._events, _line_callback(self._table, self._fired))
+            monitoring.register_callback(self._tool, self._events,
+                                         _line_callback(self._table, self._fired, self._unseen, self._lines_of,
+                                                       self._lock, self._tool))
         except BaseException:
             monitoring.free_tool_id(self._tool)
             raise
@@ -125,6 +168,7 @@ class MonitorEngine:
         monitoring = sys.monitoring
         fired = self._fired
         with self._lock:
+            self._unseen.clear()
             # One popitem at a time: a callback in another thread may add a code object meanwhile, and it must be
             # re-armed now or at the next context, never dropped. (A callback's insert and its DISABLE happen with
             # the GIL held throughout: no re-arm can fall between them.)
@@ -153,3 +197,5 @@ class MonitorEngine:
                 monitoring.free_tool_id(self._tool)
                 self._codes.clear()
                 self._table.clear()
+                self._unseen.clear()
+                self._lines_of.clear()
