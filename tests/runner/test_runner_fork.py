@@ -36,6 +36,7 @@ def test_the_forked_worker_is_the_spawned_worker_seen_from_inside_and_reports_th
     spawned["environ"].pop(NO_FORK_ENV)
     for seen in (forked, spawned):
         seen["environ"].pop("COVLENS_FIXTURE_STATE")  # a file of each run's own
+        seen["fds"].sort()  # the same open files and pipes; their numbers are whatever the CLI's pipes got
     assert forked == spawned
     assert forked["main"][0] == "covlens.runner.worker" and forked["group_leader"] and forked["stdin"] == "/dev/null"
     assert forked_report["files"] == spawned_report["files"]  # lines hit, per file and per test
@@ -52,21 +53,42 @@ def test_the_forked_worker_is_the_spawned_worker_seen_from_inside_and_reports_th
 def test_the_cli_spawns_when_forking_would_not_give_a_spawned_workers_process(monkeypatch) -> None:
     from covlens.runner import fork_start
 
-    monkeypatch.setattr(fork_start, "_baseline", None)
-    assert "did not import the worker first" in (fork_start.unavailable(sys.executable) or "")
-    monkeypatch.setattr(fork_start, "_baseline", frozenset(sys.modules))
+    # At start-up: the state of the CLI's process (its standby child would inherit it).
     monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-X", "importtime", "-m", "covlens", "run"])
-    assert "options" in (fork_start.unavailable(sys.executable) or "")
+    assert "options" in (fork_start.refusal() or "")
     monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "cProfile", "-m", "covlens", "run"])
-    assert "not its own program" in (fork_start.unavailable(sys.executable) or "")
+    assert "not its own program" in (fork_start.refusal() or "")
     monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-m", "covlens", "run"])
     monkeypatch.setenv(NO_FORK_ENV, "0")
-    assert NO_FORK_ENV in (fork_start.unavailable(sys.executable) or "")
+    assert NO_FORK_ENV in (fork_start.refusal() or "")
     monkeypatch.delenv(NO_FORK_ENV)
-    assert "another interpreter" in (fork_start.unavailable("/bin/sh") or "")
     previous = sys.gettrace()
     sys.settrace(lambda *args: None)
     try:
-        assert "tracer or profiler" in (fork_start.unavailable(sys.executable) or "")
+        assert "tracer or profiler" in (fork_start.refusal() or "")
     finally:
         sys.settrace(previous)
+    # At the run: whether it can take the standby child.
+    monkeypatch.setattr(fork_start, "_baseline", None)
+    assert "did not import the worker first" in (fork_start.unavailable(sys.executable) or "")
+    monkeypatch.setattr(fork_start, "_baseline", frozenset(sys.modules))
+    monkeypatch.setattr(fork_start, "_refusal", "the CLI runs threads")
+    assert fork_start.unavailable(sys.executable) == "the CLI runs threads"
+    monkeypatch.setattr(fork_start, "_standby", fork_start._Standby(os.getpid(), -1, -1, -1))
+    assert "another interpreter" in (fork_start.unavailable("/bin/sh") or "")
+    assert fork_start.unavailable(sys.executable) is None
+
+
+def test_a_cli_that_never_runs_its_tests_leaves_no_standby_child(tmp_path: Path) -> None:
+    # A configuration error ends the CLI before its run: the child forked at start-up must end with it.
+    (tmp_path / "pyproject.toml").write_text("[tool.covlens]\nsource = [\"missing\"]\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COVLENS_"))}
+    script = ("import os, subprocess, sys\n"
+              "cli = subprocess.Popen([sys.executable, '-m', 'covlens', 'run', sys.argv[1]], stdout=subprocess.PIPE,"
+              " stderr=subprocess.STDOUT)\n"
+              "out = cli.stdout.read()\n"  # EOF: the CLI and every process holding its output are gone
+              "print(cli.wait(), out.decode())\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=environ, capture_output=True,
+                          text=True, timeout=60)
+    code, _, output = done.stdout.partition(" ")
+    assert code == "2" and "invalid configuration" in output and "pyproject.toml" in output

@@ -51,17 +51,13 @@ class BlockingRun(RunRecord):
         if self.cancelled:
             return self.result(CANCELLED, "cancelled before it started")
         job = {"config": self.config.to_json(), "pytest_args": self.pytest_args, "only": None}
-        read_fd, write_fd = event_pipe()
         cleanup: list[Callable[[], None]] = []
         try:
             try:
-                process = self._start(job, write_fd, cleanup)
+                process, read_fd = self._start(job, cleanup)
             except OSError as exc:
-                os.close(read_fd)
                 return self.result(ERROR, f"could not start the test worker with {self.python}: {exc}; "
                                           "check the Python interpreter setting")
-            finally:
-                os.close(write_fd)  # the worker has its copy: EOF once it (and all it started) is gone
             self.pid = process.pid
             if self.cancelled:  # Ctrl-C while it started
                 kill_group(self.pid)
@@ -82,32 +78,38 @@ class BlockingRun(RunRecord):
                 step()
         return self.conclude()
 
-    def _start(self, job: dict[str, Any], event_fd: int, cleanup: list[Callable[[], None]]) -> _Worker:
-        """The worker, forked from this process when it can be (`fork_start`), else spawned; raises OSError."""
+    def _start(self, job: dict[str, Any], cleanup: list[Callable[[], None]]) -> tuple[_Worker, int]:
+        """The worker and the read end of its event pipe: the CLI's standby child when it can be (`fork_start`),
+        else a spawned worker; raises OSError."""
         if self.fork:
             from covlens.runner import fork_start
 
             why_not = fork_start.unavailable(self.python)
             if why_not is None:
-                out_read, out_write = os.pipe()
                 try:
-                    pid = fork_start.fork_worker(job, str(self.config.root), event_fd, out_write,
-                                                 worker_base_env(os.environ), covlens_import_path())
+                    pid, read_fd, out_fd = fork_start.start_worker(job, str(self.config.root),
+                                                                   worker_base_env(os.environ), covlens_import_path())
                 except OSError as exc:
-                    os.close(out_read)
-                    log.debug("forking the worker failed (%s); spawning it", exc)
+                    log.debug("the forked worker could not take the run (%s); spawning it", exc)
                 else:
-                    return _ForkedWorker(pid, out_read)
-                finally:
-                    os.close(out_write)
+                    return _ForkedWorker(pid, out_fd), read_fd
             else:
                 log.debug("the worker is spawned, not forked: %s", why_not)
-        job_path = write_job(job)
-        cleanup.append(lambda: unlink_quietly(job_path))
-        return subprocess.Popen(
-            worker_command(self.python), cwd=self.config.root, env=worker_env(event_fd, job_path),
-            pass_fds=(event_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True)
+                fork_start.dismiss()
+        read_fd, write_fd = event_pipe()
+        try:
+            job_path = write_job(job)
+            cleanup.append(lambda: unlink_quietly(job_path))
+            process = subprocess.Popen(
+                worker_command(self.python), cwd=self.config.root, env=worker_env(write_fd, job_path),
+                pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True)
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)  # the worker has its copy: EOF once it (and all it started) is gone
+        return process, read_fd
 
     # -- watching the worker -----------------------------------------------------------------------------------
 

@@ -431,7 +431,7 @@ class _Server:
             preimported = [name for name in sys.modules if name not in self.startup]
             return worker.run_job(job, event_fd, preimported=preimported)
 
-        worker.live_and_exit(life, EXIT_FAILED)
+        worker.live_and_exit(life, failed=EXIT_FAILED)
 
     def _drain_wakeups(self) -> None:
         try:

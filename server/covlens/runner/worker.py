@@ -367,12 +367,12 @@ def main() -> NoReturn:
     os._exit(exit_status(code))
 
 
-def live_and_exit(life: Callable[[], int], failed: int = 1) -> NoReturn:
-    """The whole life of a forked test process: `life()` (its set-up, then `run_job`), then os._exit with the code
-    it returned; an exception is printed on the run's output (stderr) and the code is `failed`."""
+def live_and_exit(life: Callable[..., int], *args: Any, failed: int = 1) -> NoReturn:
+    """The whole life of a forked test process: `life(*args)` (its set-up, then `run_job`), then os._exit with the
+    code it returned; an exception is printed on the run's output (stderr) and the code is `failed`."""
     code = failed
     try:
-        code = life()
+        code = life(*args)
     except BaseException:  # noqa: BLE001 - say why on the run's output; the session reports the exit
         try:
             import traceback
