@@ -131,3 +131,18 @@ def test_missing_source_root_is_a_config_error(tmp_path: Path):
 def test_config_round_trips_through_json_for_the_worker():
     cfg = config.load(PROJECT)
     assert config.Config.from_json(cfg.to_json()) == cfg
+
+
+def test_paths_resolve_as_realpath_does_through_linked_folders_and_linked_files(tmp_path: Path):
+    from covlens.instrument.policy import real_path
+
+    real = tmp_path / "real"
+    (real / "pkg").mkdir(parents=True)
+    (real / "pkg" / "mod.py").write_text("x = 1\n")
+    (tmp_path / "elsewhere.py").write_text("y = 2\n")
+    (real / "pkg" / "linked.py").symlink_to(tmp_path / "elsewhere.py")
+    (tmp_path / "alias").symlink_to(real, target_is_directory=True)
+    for path in (tmp_path / "alias" / "pkg" / "mod.py", tmp_path / "alias" / "pkg" / "linked.py",
+                 tmp_path / "alias" / "pkg" / ".." / "pkg" / "mod.py", real / "pkg" / "mod.py"):
+        assert real_path(str(path)) == os.path.normcase(os.path.realpath(path)), path
+    assert real_path(str(tmp_path / "alias" / "pkg" / "linked.py")) == os.path.normcase(str(tmp_path / "elsewhere.py"))

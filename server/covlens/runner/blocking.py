@@ -7,11 +7,10 @@ import logging
 import os
 import select
 import selectors
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from covlens.config import Config
 from covlens.model import CANCELLED, ERROR, RunResult
@@ -19,6 +18,9 @@ from covlens.runner import events as ev
 from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, PIPE_SIZE, covlens_import_path, event_pipe, kill_group,
                                    unlink_quietly, worker_base_env, worker_command, worker_env, write_job)
 from covlens.runner.record import DEFAULT_OUTPUT_LIMIT, RunRecord
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger("covlens.runner.session")
 
@@ -69,8 +71,7 @@ class BlockingRun(RunRecord):
                 os.close(read_fd)
                 assert process.stdout is not None
                 process.stdout.close()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=PIPE_GRACE)
+                _reap(process)
                 if self.returncode is None:
                     self.returncode = process.returncode
         finally:
@@ -96,6 +97,8 @@ class BlockingRun(RunRecord):
             else:
                 log.debug("the worker is spawned, not forked: %s", why_not)
                 fork_start.dismiss()
+        import subprocess  # only here: a forked run (the CLI's usual one) is spared importing it
+
         read_fd, write_fd = event_pipe()
         try:
             job_path = write_job(job)
@@ -227,6 +230,17 @@ class _ForkedWorker:
 
 
 _Worker = Union["subprocess.Popen[bytes]", _ForkedWorker]
+
+
+def _reap(process: _Worker) -> None:
+    """Wait for the worker, whose process group was just killed (a spawned one: at most PIPE_GRACE)."""
+    if isinstance(process, _ForkedWorker):
+        process.wait()
+        return
+    import subprocess
+
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=PIPE_GRACE)
 
 
 def _pidfd(pid: int) -> int | None:
