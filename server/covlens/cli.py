@@ -247,8 +247,11 @@ def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO, f
     result = run_blocking(config, progress, pytest_args, python=args.python, fork=fork)
     if progress:
         progress.finish()
-    # Extra pytest arguments (-k, -m, paths) may narrow the run: then it updates only the tests it ran.
-    store.record(result, partial=bool(pytest_args))
+    # Extra pytest arguments (-k, -m, paths) may narrow the run: then it updates only the tests it ran. Those
+    # that only change what pytest prints (-q, -v, --tb) leave it a full run, which replaces what went before.
+    from covlens.runner.narrowing import narrowing_argument
+
+    store.record(result, partial=narrowing_argument(pytest_args) is not None)
     project = store.project()
     print(full_report(project, outcomes=result.outcomes, summary=result.summary, all_modules=args.all_modules),
           file=out)
