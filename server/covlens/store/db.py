@@ -61,6 +61,18 @@ def _key(decision: Decision) -> str:
     return os.path.normcase(decision.path) if decision.path else f"module:{decision.module}"
 
 
+_CHUNK = 500  # contexts per statement: well under SQLite's limit on bound parameters (999 before 3.32)
+
+
+def _forget_contexts(conn: sqlite3.Connection, contexts: list[str], touched: set[str]) -> None:
+    """Delete the hits of `contexts`, adding the paths they were in to `touched`: a few statements, not two each."""
+    for start in range(0, len(contexts), _CHUNK):
+        chunk = contexts[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        touched.update(r[0] for r in conn.execute(f"SELECT DISTINCT path FROM hits WHERE context IN ({marks})", chunk))
+        conn.execute(f"DELETE FROM hits WHERE context IN ({marks})", chunk)
+
+
 def _bits(lines: Iterable[int]) -> bytes:
     """coverage.py's numbits of `lines` (bit j of byte i is line i*8+j), without importing coverage.py (~30 ms)."""
     nums = list(lines)
@@ -240,19 +252,21 @@ class Store:
                 conn.execute("DELETE FROM hits")
             conn.executemany("INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?)",
                              [(o.nodeid, seq, o.outcome, json.dumps(o.to_json())) for o in result.outcomes])
+            rows: list[tuple[str, str, bytes, int]] = []
+            replaced: list[str] = []
             for context, per_file in result.hits.items():
                 if context == COLLECTION_CONTEXT:
                     continue  # below, file by file
                 if not complete and context not in finished:
                     continue  # a test cut short: its hits are partial and would hide its last full hits
-                if not authoritative:  # (an authoritative run emptied the table above)
-                    touched.update(r[0] for r in conn.execute("SELECT path FROM hits WHERE context=?", (context,)))
-                    conn.execute("DELETE FROM hits WHERE context=?", (context,))
-                self._insert_hits(conn, context, per_file, seq, touched)
-            for nodeid in finished - set(result.hits):
-                # It finished and ran no measured line (skipped, or failed early): its old hits are no longer true.
-                touched.update(r[0] for r in conn.execute("SELECT path FROM hits WHERE context=?", (nodeid,)))
-                conn.execute("DELETE FROM hits WHERE context=?", (nodeid,))
+                replaced.append(context)
+                rows.extend((context, path, _bits(lines), seq) for path, lines in per_file.items() if lines)
+            # A test that finished and ran no measured line (skipped, or failed early): its old hits are no longer
+            # true either.
+            replaced.extend(finished - set(result.hits))
+            if not authoritative:  # (an authoritative run emptied the table above)
+                _forget_contexts(conn, replaced, touched)
+            self._insert_rows(conn, rows, touched)  # one statement for every test's rows
             # Import-time lines: a partial run imports only some files, so replace per file, never wholesale.
             collection = result.hits.get(COLLECTION_CONTEXT, {})
             for path in collection:
@@ -330,17 +344,20 @@ class Store:
         def forget(conn: sqlite3.Connection) -> None:
             with _transaction(conn):
                 touched: set[str] = set()
-                for nodeid in nodeids:
-                    touched.update(r[0] for r in conn.execute("SELECT path FROM hits WHERE context=?", (nodeid,)))
-                    conn.execute("DELETE FROM hits WHERE context=?", (nodeid,))
-                    conn.execute("DELETE FROM tests WHERE nodeid=?", (nodeid,))
+                gone = list(nodeids)
+                _forget_contexts(conn, gone, touched)
+                conn.executemany("DELETE FROM tests WHERE nodeid=?", [(nodeid,) for nodeid in gone])
                 self._update_totals(conn, touched)
         self._guarded(forget)
 
     @staticmethod
     def _insert_hits(conn: sqlite3.Connection, context: str, per_file: Mapping[str, Iterable[int]], seq: int,
                      touched: set[str]) -> None:
-        rows = [(context, path, _bits(lines), seq) for path, lines in per_file.items() if lines]
+        Store._insert_rows(conn, [(context, path, _bits(lines), seq) for path, lines in per_file.items() if lines],
+                           touched)
+
+    @staticmethod
+    def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[str, str, bytes, int]], touched: set[str]) -> None:
         conn.executemany("INSERT OR REPLACE INTO hits VALUES (?, ?, ?, ?)", rows)
         touched.update(row[1] for row in rows)
 
