@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +63,33 @@ class Ran:
         return [e.pid for e in self.events if isinstance(e, ev.WorkerStarted)]
 
 
+async def _run_warm(name: str, selection: Iterable[str] | None, pytest_args: Iterable[str], on_event: Any,
+                    overrides: dict[str, Any]) -> Ran:
+    """A run forked from a warm worker of its own, which must really have served it, outlive whatever its child
+    did, and leave no process behind once closed."""
+    from covlens.runner.warm import WarmWorker
+
+    warm = WarmWorker(sys.executable, FIXTURES / name)
+    try:
+        ran = await run_fixture(name, selection, pytest_args=pytest_args, on_event=on_event,
+                                session=Session(fixture_config(name, **overrides), warm=warm))
+        assert warm.forks == 1, "the run was not forked from the warm worker (it fell back to a cold one)"
+        assert warm.pid is not None and not process_gone(warm.pid, timeout=0.0), "the warm worker died with its child"
+    finally:
+        pids = [p.pid for p in list(warm._processes)]
+        await warm.close()
+    assert all(process_gone(pid) for pid in pids)
+    return ran
+
+
 def fixture_config(name: str, **overrides: Any) -> config_mod.Config:
     config = config_mod.load(FIXTURES / name)
     return config.with_overrides(**overrides) if overrides else config
 
 
-# The two drivers of a run: Session on the event loop (the server), BlockingRun in a thread of its own (the CLI).
-DRIVERS = ("session", "blocking")
+# The drivers of a run: Session on the event loop (the server), the same with each run forked from its warm worker
+# (the server's default, POSIX), and BlockingRun in a thread of its own (the CLI).
+DRIVERS = ("session", "warm", "blocking") if hasattr(os, "fork") else ("session", "blocking")
 
 
 async def run_fixture(name: str, selection: Iterable[str] | None = None, *, pytest_args: Iterable[str] = (),
@@ -87,6 +108,9 @@ async def run_fixture(name: str, selection: Iterable[str] | None = None, *, pyte
         run = BlockingRun(fixture_config(name, **overrides), on_event=note,
                           pytest_args=[*pytest_args, *(selection or ())])
         return Ran(await asyncio.to_thread(run.run), events, FIXTURES / name)
+    if driver == "warm":
+        assert session is None, "the warm driver makes its own session"
+        return await _run_warm(name, selection, pytest_args, on_event, overrides)
     session = session or Session(fixture_config(name, **overrides))
 
     async def record(event: ev.Event) -> None:

@@ -20,7 +20,8 @@ from tests.runner.conftest import DRIVERS, fixture_config, process_gone, run_fix
 
 @pytest.fixture(params=DRIVERS)
 def driver(request: pytest.FixtureRequest) -> str:
-    """Each survival below holds for the server's run (Session) and the CLI's (BlockingRun) alike."""
+    """Each survival below holds for the server's run (Session: cold, or forked from its warm worker) and the CLI's
+    (BlockingRun) alike."""
     return str(request.param)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from covlens import config as config_mod
-from covlens.model import CANCELLED, COMPLETE, CRASHED, ERROR, TIMEOUT, Location
+from covlens.model import CANCELLED, COMPLETE, ERROR
 from covlens.runner import events as ev
 from covlens.runner.selection import Selection
 from covlens.runner.session import Session
@@ -148,47 +148,7 @@ async def test_the_job_only_list_reaches_the_worker_state_in_both_paths(
         assert record.read_text() == "None"
 
 
-# -- misbehaving tests, as in test_runner_survival ------------------------------------------------------------
-
-
-async def test_os_exit_in_a_forked_run_is_a_crash_with_its_exit_code(make_warm: MakeWarm) -> None:
-    warm = make_warm(FIXTURES / "exit_code")
-    ran = await run_warm("exit_code", warm)
-    assert warm.forks == 1
-    assert ran.state == CRASHED
-    assert ran.result.summary.exit_code == 3
-    assert ran.result.summary.message.startswith(
-        "the test worker exited with code 3 while running tests/test_exit.py::test_b_exits")
-    assert ran.outcome("tests/test_exit.py::test_a_before").outcome == "passed"
-    assert ran.lines("pkg/work.py", "tests/test_exit.py::test_a_before") == {6}
-    crashed = ran.outcome("tests/test_exit.py::test_b_exits")
-    assert crashed.outcome == "failed" and crashed.failure == Location(ran.path("tests/test_exit.py"), 8)
-
-
-async def test_a_segfault_in_a_forked_run_names_the_signal(make_warm: MakeWarm) -> None:
-    warm = make_warm(FIXTURES / "segfault")
-    ran = await run_warm("segfault", warm)
-    assert warm.forks == 1
-    assert ran.state == CRASHED
-    assert ran.result.summary.exit_code == -11
-    assert "killed by signal SIGSEGV" in ran.result.summary.message
-    assert "SIGSEGV" in (ran.outcome("tests/test_segfault.py::test_b_segfaults").message or "")
-    assert "Segmentation fault" in ran.result.output  # the child's stderr is the run's output
-
-
-async def test_a_hanging_forked_run_times_out_and_its_process_group_is_killed(make_warm: MakeWarm) -> None:
-    warm = make_warm(FIXTURES / "hang")
-    started = time.monotonic()
-    calibration = await run_warm("hang", warm, ["tests/test_hang.py::test_a_before"])
-    assert calibration.state == COMPLETE
-    timeout = round(max(3.0, 2 * (time.monotonic() - started) + 1))
-    ran = await run_warm("hang", warm, timeout=float(timeout))
-    assert warm.forks == 2
-    assert ran.state == TIMEOUT
-    assert f"timed out after {timeout} s while running tests/test_hang.py::test_b_hangs" in ran.result.summary.message
-    assert ran.outcome("tests/test_hang.py::test_a_before").outcome == "passed"
-    assert all(process_gone(pid) for pid in ran.worker_pids())
-    assert warm.pid is not None  # the warm worker itself lives on
+# -- cancelling a forked run (the misbehaving tests of test_runner_survival run forked too, as its "warm" driver)
 
 
 async def test_cancel_kills_the_forked_run_and_keeps_the_earlier_results(make_warm: MakeWarm) -> None:
@@ -224,22 +184,6 @@ async def test_cancelling_the_task_awaiting_a_forked_run_kills_it(make_warm: Mak
     with pytest.raises(asyncio.CancelledError):
         await task
     assert pids and all(process_gone(pid) for pid in pids)
-
-
-async def test_a_forked_child_of_a_forked_run_is_killed_with_it(make_warm: MakeWarm, pidfile: Path) -> None:
-    warm = make_warm(FIXTURES / "fork")
-    ran = await run_warm("fork", warm)
-    assert warm.forks == 1
-    assert ran.state == COMPLETE
-    assert process_gone(int(pidfile.read_text()))
-    assert [type(e) for e in ran.events].count(ev.RunFinished) == 1
-
-
-async def test_a_forked_run_keeps_a_bounded_tail_of_its_output(make_warm: MakeWarm) -> None:
-    warm = make_warm(FIXTURES / "noisy")
-    ran = await run_warm("noisy", warm)
-    assert warm.forks == 1 and ran.state == COMPLETE
-    assert "END-OF-NOISE" in ran.result.output and "earlier bytes of output not kept" in ran.result.output
 
 
 # -- restarts ---------------------------------------------------------------------------------------------------
