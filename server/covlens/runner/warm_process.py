@@ -358,37 +358,51 @@ class _Server:
                 if self.wake_r in readable:
                     self._drain_wakeups()
                 self._reap()
-                if self.sock in readable and not self._receive():
-                    self._server_gone()
+                if self.sock in readable:
+                    messages = self._receive()
+                    if messages is None:
+                        self._server_gone()
+                    for message in messages:
+                        child = self._handle(message)
+                        if child is not None:
+                            # The forked child, here rather than deeper: its tests start about as few frames down
+                            # as a cold worker's (a deeply recursive test crosses the chunks of CPython's frame
+                            # stack more often the deeper it starts, and each crossing maps and unmaps memory).
+                            worker.live_and_exit(self._child, *child, failed=EXIT_FAILED)
                 if self.retiring and not self.children:
                     os._exit(0)
         except BaseException:  # noqa: BLE001 - the server's socket broke, or a bug: never linger
             self._server_gone()
 
-    def _receive(self) -> bool:
+    def _receive(self) -> list[dict[str, Any]] | None:
+        """The requests that arrived (None once the server closed the socket)."""
         data, fds, _, _ = self._recv_fds(self.sock, 1 << 16, _RECV_FDS)
         self.fds.extend(fds)
         if not data:
-            return False
+            return None
         self.buffer += data
+        messages = []
         while b"\n" in self.buffer:
             line, self.buffer = self.buffer.split(b"\n", 1)
             if line.strip():
-                self._handle(json.loads(line))
-        return True
+                messages.append(json.loads(line))
+        return messages
 
-    def _handle(self, message: dict[str, Any]) -> None:
+    def _handle(self, message: dict[str, Any]) -> tuple[dict[str, Any], int, int] | None:
+        """Carry out a request; in the child forked for a run, what it runs: (job, event fd, output fd)."""
         op = message.get("op")
         if op == "run":
             event_fd, output_fd = self.fds[0], self.fds[1]
             del self.fds[:2]
-            self._fork(message.get("id"), message["job"], event_fd, output_fd)
-        elif op == "retire":
+            return self._fork(message.get("id"), message["job"], event_fd, output_fd)
+        if op == "retire":
             self.retiring = True
         elif op == "modules":
             self.send({"op": "modules", "id": message.get("id"), "names": sorted(sys.modules)})
+        return None
 
-    def _fork(self, run_id: Any, job: dict[str, Any], event_fd: int, output_fd: int) -> None:
+    def _fork(self, run_id: Any, job: dict[str, Any], event_fd: int,
+              output_fd: int) -> tuple[dict[str, Any], int, int] | None:
         worker.flush_std_streams()  # nothing buffered here may come out of the child
         try:
             pid = os.fork()
@@ -396,42 +410,41 @@ class _Server:
             os.close(event_fd)
             os.close(output_fd)
             self.send({"op": "spawn-failed", "id": run_id, "message": f"fork failed: {exc}"})
-            return
+            return None
         if pid == 0:
-            self._child(job, event_fd, output_fd)
+            return job, event_fd, output_fd
         os.close(event_fd)
         os.close(output_fd)
         self.children[pid] = run_id
         self.send({"op": "started", "id": run_id, "pid": pid})
+        return None
 
-    def _child(self, job: dict[str, Any], event_fd: int, output_fd: int) -> NoReturn:
-        def life() -> int:
-            os.setsid()  # its own session and process group: killpg(pid) ends it and all it starts
-            self._signal.set_wakeup_fd(-1)
-            for sig, handler in self.handlers.items():
-                try:
-                    self._signal.signal(sig, handler)
-                except (ValueError, OSError):
-                    pass
-            self.sock.close()  # a run never talks to the server's control socket
-            for fd in (self.wake_r, self.wake_w, *self.fds):
-                _close(fd)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
-            os.dup2(output_fd, 1)
-            os.dup2(output_fd, 2)
-            for fd in {devnull, output_fd} - {0, 1, 2}:
-                _close(fd)
-            os.set_inheritable(event_fd, False)  # as in a cold worker: no subprocess of a test gets it
-            for name in _forgettable(self.baseline):
-                sys.modules.pop(name, None)
-            del sys.argv[1:]  # `--warm`: a cold worker's argv is just the module's path
-            worker.fresh_import_caches()
-            # What a cold worker imports only after its hook is installed: the hook decides them as it would there.
-            preimported = [name for name in sys.modules if name not in self.startup]
-            return worker.run_job(job, event_fd, preimported=preimported)
-
-        worker.live_and_exit(life, failed=EXIT_FAILED)
+    def _child(self, job: dict[str, Any], event_fd: int, output_fd: int) -> int:
+        """The life of the child forked for a run: a cold worker's process, then its run (the pytest exit code)."""
+        os.setsid()  # its own session and process group: killpg(pid) ends it and all it starts
+        self._signal.set_wakeup_fd(-1)
+        for sig, handler in self.handlers.items():
+            try:
+                self._signal.signal(sig, handler)
+            except (ValueError, OSError):
+                pass
+        self.sock.close()  # a run never talks to the server's control socket
+        for fd in (self.wake_r, self.wake_w, *self.fds):
+            _close(fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        for fd in {devnull, output_fd} - {0, 1, 2}:
+            _close(fd)
+        os.set_inheritable(event_fd, False)  # as in a cold worker: no subprocess of a test gets it
+        for name in _forgettable(self.baseline):
+            sys.modules.pop(name, None)
+        del sys.argv[1:]  # `--warm`: a cold worker's argv is just the module's path
+        worker.fresh_import_caches()
+        # What a cold worker imports only after its hook is installed: the hook decides them as it would there.
+        preimported = [name for name in sys.modules if name not in self.startup]
+        return worker.run_job(job, event_fd, preimported=preimported)
 
     def _drain_wakeups(self) -> None:
         try:
