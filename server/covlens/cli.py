@@ -284,7 +284,8 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     project = store.project()
     if project.last_run is None:
         raise UserError(f"no covlens results in {folder} yet: run `covlens run {args.path}` first", EXIT_USAGE)
-    text = {"table": lambda: full_report(project, all_modules=args.all_modules) + "\n", "json": lambda: json_text(project, pretty=not args.output),
+    text = {"table": lambda: full_report(project, all_modules=args.all_modules) + "\n",
+            "json": lambda: json_text(project, pretty=not args.output),
             "lcov": lambda: lcov_text(project)}[args.format]()
     if args.output:
         from covlens.store.export_common import write_atomic

@@ -233,10 +233,7 @@ def _become_worker(job: dict[str, Any], root: str, event_fd: int, output_fd: int
     from covlens.runner import worker
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a spawned worker's: KeyboardInterrupt
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
+    worker.std_streams_to(output_fd)
     _close_all_but(event_fd)
     os.set_inheritable(event_fd, False)  # as in a spawned worker: no subprocess of a test gets it
     os.chdir(root)

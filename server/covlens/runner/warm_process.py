@@ -431,12 +431,7 @@ class _Server:
         self.sock.close()  # a run never talks to the server's control socket
         for fd in (self.wake_r, self.wake_w, *self.fds):
             _close(fd)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        for fd in {devnull, output_fd} - {0, 1, 2}:
-            _close(fd)
+        worker.std_streams_to(output_fd)
         os.set_inheritable(event_fd, False)  # as in a cold worker: no subprocess of a test gets it
         for name in _forgettable(self.baseline):
             sys.modules.pop(name, None)

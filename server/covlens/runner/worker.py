@@ -350,6 +350,17 @@ def fresh_import_caches() -> None:
         linecache.clearcache()
 
 
+def std_streams_to(output_fd: int) -> None:
+    """stdin from /dev/null, stdout and stderr into the run's output pipe: a forked test process's, as a spawned
+    worker's are."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    for fd in {devnull, output_fd} - {0, 1, 2}:
+        os.close(fd)
+
+
 def flush_std_streams() -> None:
     """Flush what the tests printed: the process is about to leave with os._exit, which flushes nothing."""
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
