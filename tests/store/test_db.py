@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 
 import pytest
 from coverage.numbits import numbits_to_nums
 
-from covlens.model import CANCELLED, COLLECTION_CONTEXT, CRASHED, TIMEOUT
+from covlens.instrument.decision import make
+from covlens.model import CANCELLED, COLLECTION_CONTEXT, CRASHED, TIMEOUT, Location, TestOutcome
 from covlens.store import Store
 from covlens.store import db as store_db
 
@@ -47,6 +49,39 @@ def test_complete_run_round_trips_files_decisions_tests_and_summary(project):
     assert pc.last_run == result.summary and pc.last_complete_run == result.summary
     assert not pc.stale
     assert pc.totals().statements == 7 and pc.totals().covered == 3
+
+
+def test_every_field_of_outcomes_and_decisions_round_trips(project):
+    store = Store(project.root)
+    result = project.result()
+    failed = TestOutcome(NOTHING, "failed", 0.25, project.test_file, 3, "assert 1 == 2",
+                         failure=Location(project.test_file, 4), deepest=Location(project.calc, 6))
+    skipped = TestOutcome(SUB, "skipped", 0.0, None, None, None)
+    result = dataclasses.replace(result, outcomes=(result.outcomes[0], failed, skipped),
+                                 decisions=(*result.decisions, make("pkg.gen", None, "guard", "nested too deep", None)))
+    store.record(result)
+    pc = Store(project.root).project()
+    assert pc.tests == {o.nodeid: o for o in result.outcomes}
+    assert sorted(pc.decisions, key=lambda d: d.module) == sorted(result.decisions, key=lambda d: d.module)
+
+
+def test_full_run_line_totals_equal_those_rebuilt_from_the_stored_hits(project):
+    store = Store(project.root)
+    store.record(project.result(
+        outcomes={ADD: "passed", SUB: "passed"},
+        hits={COLLECTION_CONTEXT: {project.calc: [1, 5], project.init: [1]}, ADD: {project.calc: [2]},
+              SUB: {project.calc: [2, 6]}}))
+    # The next full run no longer runs pkg/__init__.py at all, and test_sub ran less.
+    store.record(project.result(
+        run_id="r2", outcomes={ADD: "passed", SUB: "passed"},
+        hits={COLLECTION_CONTEXT: {project.calc: [1, 5]}, ADD: {project.calc: [2, 9]}, SUB: {project.calc: [2]}}))
+    written = store.project().files
+    conn = store._db()
+    store._update_totals(conn, [r[0] for r in conn.execute("SELECT path FROM files")])
+    rebuilt = store.project().files
+    assert written == rebuilt
+    assert written[project.calc].hits == {2: 2, 9: 1} and written[project.calc].executed == {1, 2, 5, 9}
+    assert written[project.init].executed == frozenset()
 
 
 def test_hits_count_the_tests_per_line_and_import_time_lines_are_executed_without_a_test(project):

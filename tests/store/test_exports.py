@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -129,3 +131,18 @@ def test_coverage_data_export_replaces_an_existing_file(project, tmp_path):
     data = CoverageData(basename=str(dest), suffix=False)
     data.read()
     assert project.calc in data.measured_files()
+
+
+def test_reports_are_written_whole_with_the_permissions_of_any_new_file(project, tmp_path):
+    store = Store(project.root)
+    store.record(project.result())
+    previous = os.umask(0o022)
+    try:
+        write_json(store.project(), tmp_path / "out" / "coverage.json")
+        write_lcov(store.project(), tmp_path / "out" / "coverage.lcov")
+    finally:
+        os.umask(previous)
+    for name in ("coverage.json", "coverage.lcov"):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644  # readable by a CI step, not 0600
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["coverage.json", "coverage.lcov"]  # no temp left
+    assert json.loads((tmp_path / "out" / "coverage.json").read_text())["files"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import select
 import selectors
@@ -13,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from covlens.config import Config
+from covlens.lazylog import LazyLogger
 from covlens.model import CANCELLED, ERROR, RunResult
 from covlens.runner import events as ev
 from covlens.runner.launch import (GATHER_SECONDS, PIPE_GRACE, PIPE_SIZE, covlens_import_path, event_pipe, kill_group,
@@ -22,7 +22,7 @@ from covlens.runner.record import DEFAULT_OUTPUT_LIMIT, RunRecord
 if TYPE_CHECKING:
     import subprocess
 
-log = logging.getLogger("covlens.runner.session")
+log = LazyLogger("covlens.runner.session")
 
 _POLL = 0.1  # without a pidfd (not Linux), how often the worker's exit is checked while its pipes stay open
 

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +55,7 @@ def covlens_import_path() -> str:
     if os.path.basename(parent) not in ("site-packages", "dist-packages"):
         return parent
     import hashlib  # only for an installed covlens: not worth its import time in every CLI run
+    import tempfile
 
     digest = hashlib.sha1(package.encode()).hexdigest()[:12]
     shim = os.path.join(tempfile.gettempdir(), f"covlens-path-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}")
@@ -69,6 +69,8 @@ def covlens_import_path() -> str:
 
 def write_job(job: dict[str, Any]) -> str:
     """The job as a temporary JSON file the worker reads (the caller unlinks it once the worker is gone)."""
+    import tempfile  # here: a forked run (the usual one) sends its job down a pipe, and tempfile costs ~4 ms
+
     fd, job_path = tempfile.mkstemp(prefix="covlens-job-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(job, handle)

@@ -16,7 +16,6 @@ import pytest
 from covlens.model import COLLECTION_CONTEXT, Location, TestOutcome
 from covlens.runner import events as ev
 from covlens.runner import worker as worker_mod
-from covlens.runner.selection import keeps
 
 MAX_MESSAGE = 4000
 
@@ -159,6 +158,9 @@ class CovlensPlugin:
         only = getattr(self.state, "only", None)
         if only is None or self.role == "xdist-controller":
             return
+        # Here, not at the top: selection brings block analysis (~3 ms of imports) that only a selected run needs.
+        from covlens.runner.selection import keeps
+
         kept: list[pytest.Item] = []
         dropped: list[pytest.Item] = []
         for item in items:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections import Counter
@@ -10,12 +9,13 @@ from collections.abc import Iterator
 
 from covlens.config import Config
 from covlens.instrument.decision import FAILED, INSTRUMENTED, NOT_IMPORTED, Decision
+from covlens.lazylog import LazyLogger
 from covlens.model import (CANCELLED, COMPLETE, CRASHED, ERROR, OUTCOMES, TIMEOUT, FileLines, Location, RunResult,
                            RunSummary, TestOutcome)
 from covlens.runner import events as ev
 from covlens.runner.launch import describe_exit
 
-log = logging.getLogger("covlens.runner.session")
+log = LazyLogger("covlens.runner.session")
 
 DEFAULT_OUTPUT_LIMIT = 256 * 1024  # bytes of the worker's stdout+stderr kept (its tail)
 

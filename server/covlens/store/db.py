@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -12,17 +11,19 @@ import tokenize
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from covlens.instrument.decision import NOT_IMPORTED, Decision
-from covlens.model import (COLLECTION_CONTEXT, COMPLETE, FileCoverage, FileLines, RunResult, RunSummary,
+from covlens.lazylog import LazyLogger
+from covlens.model import (COLLECTION_CONTEXT, COMPLETE, FileCoverage, FileLines, Location, RunResult, RunSummary,
                            TestOutcome)
 from covlens.store.project import ProjectCoverage
 from covlens.workfolder import ensure_covlens_folder
 
-log = logging.getLogger("covlens.store")
+log = LazyLogger("covlens.store")
 
 # Bump when the tables change: an older database is then rebuilt (results are cheap to recompute, a migration is not).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DIRNAME = ".covlens"
 FILENAME = "covlens.db"
 KEEP_RUNS = 50  # run history kept for `covlens report`/the LSP; older rows are pruned at each record
@@ -32,11 +33,13 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, state TEXT NOT NULL,
     summary TEXT NOT NULL, output TEXT NOT NULL DEFAULT '');
--- the latest outcome of every test
-CREATE TABLE tests (nodeid TEXT PRIMARY KEY, run_seq INTEGER NOT NULL, outcome TEXT NOT NULL, data TEXT NOT NULL);
+-- the latest outcome of every test; columns, not JSON: a run writes and the CLI reads back hundreds of rows
+CREATE TABLE tests (nodeid TEXT PRIMARY KEY, run_seq INTEGER NOT NULL, outcome TEXT NOT NULL, duration REAL NOT NULL,
+    path TEXT, line INTEGER, message TEXT, failure_path TEXT, failure_line INTEGER, deepest_path TEXT,
+    deepest_line INTEGER);
 -- the latest decision of every module, keyed by path (or "module:<name>" when it has none)
 CREATE TABLE decisions (key TEXT PRIMARY KEY, module TEXT NOT NULL, path TEXT, action TEXT NOT NULL,
-    run_seq INTEGER NOT NULL, data TEXT NOT NULL);
+    reason TEXT NOT NULL, detail TEXT NOT NULL, rule TEXT, run_seq INTEGER NOT NULL);
 -- the line facts of every measured file, as numbits blobs
 CREATE TABLE files (path TEXT PRIMARY KEY, module TEXT NOT NULL, statements BLOB NOT NULL, excluded BLOB NOT NULL,
     run_seq INTEGER NOT NULL);
@@ -247,11 +250,10 @@ class Store:
 
             # Tests and their hits.
             if authoritative:
-                touched.update(r[0] for r in conn.execute("SELECT DISTINCT path FROM hits"))
                 conn.execute("DELETE FROM tests")
                 conn.execute("DELETE FROM hits")
-            conn.executemany("INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?)",
-                             [(o.nodeid, seq, o.outcome, json.dumps(o.to_json())) for o in result.outcomes])
+            conn.executemany(f"INSERT OR REPLACE INTO tests VALUES ({_marks(11)})",
+                             [_test_row(o, seq) for o in result.outcomes])
             rows: list[tuple[str, str, bytes, int]] = []
             replaced: list[str] = []
             for context, per_file in result.hits.items():
@@ -278,12 +280,12 @@ class Store:
                 conn.execute("DELETE FROM decisions")
             replace, fill = [], []
             for decision in result.decisions:
-                row = (_key(decision), decision.module, decision.path, decision.action, seq,
-                       json.dumps(decision.to_json()))
+                row = (_key(decision), decision.module, decision.path, decision.action, decision.reason,
+                       decision.detail, decision.rule, seq)
                 # A partial or unfinished run did not import everything: "not imported" only fills a gap.
                 (fill if not authoritative and decision.action == NOT_IMPORTED else replace).append(row)
-            conn.executemany("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?)", replace)
-            conn.executemany("INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)", fill)
+            conn.executemany(f"INSERT OR REPLACE INTO decisions VALUES ({_marks(8)})", replace)
+            conn.executemany(f"INSERT OR IGNORE INTO decisions VALUES ({_marks(8)})", fill)
 
             # Line facts of measured files.
             if authoritative:
@@ -293,7 +295,11 @@ class Store:
                               for fl in self._file_lines(result)])
 
             self._keep_sources(conn, result, sources)
-            self._update_totals(conn, touched)
+            if authoritative:  # the table now holds exactly this run's hits: no need to read them back
+                conn.execute("DELETE FROM line_totals")
+                conn.executemany("INSERT INTO line_totals VALUES (?, ?, ?)", _totals(result.hits))
+            else:
+                self._update_totals(conn, touched)
             conn.execute("DELETE FROM runs WHERE seq <= ?", (seq - KEEP_RUNS,))
 
     @staticmethod
@@ -373,6 +379,7 @@ class Store:
 
     @staticmethod
     def _update_totals(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
+        # Keep in step with _totals, which computes the same rows from a run held in memory.
         for path in paths:
             executed: set[int] = set()
             counts: Counter[int] = Counter()
@@ -394,8 +401,8 @@ class Store:
         return self._guarded(self._project)
 
     def _project(self, conn: sqlite3.Connection) -> ProjectCoverage:
-        decisions = tuple(Decision.from_json(json.loads(d))
-                          for (d,) in conn.execute("SELECT data FROM decisions ORDER BY module, key"))
+        decisions = tuple(Decision(*row)
+                          for row in conn.execute(f"SELECT {_DECISION} FROM decisions ORDER BY module, key"))
         by_path = {d.path: d for d in decisions if d.path}
         totals = {path: (executed, counts)
                   for path, executed, counts in conn.execute("SELECT path, executed, counts FROM line_totals")}
@@ -408,8 +415,7 @@ class Store:
         for path, module, statements, excluded in rows:
             decision = by_path.get(path) or _unknown_decision(module, path)
             files[path] = _coverage(path, module, decision, statements, excluded, *totals.get(path, (b"", "{}")))
-        tests = {nodeid: TestOutcome.from_json(json.loads(data))
-                 for nodeid, data in conn.execute("SELECT nodeid, data FROM tests")}
+        tests = {row[0]: _test_of(row) for row in conn.execute(f"SELECT {_TEST} FROM tests")}
         return ProjectCoverage(
             root=self.root, files=files, decisions=decisions, tests=tests,
             last_run=self._last(conn, None), last_complete_run=self._last(conn, COMPLETE),
@@ -422,8 +428,8 @@ class Store:
             row = conn.execute("SELECT module, statements, excluded FROM files WHERE path=?", (path,)).fetchone()
             if row is None:
                 return None
-            found = conn.execute("SELECT data FROM decisions WHERE key=?", (os.path.normcase(path),)).fetchone()
-            decision = Decision.from_json(json.loads(found[0])) if found else _unknown_decision(row[0], path)
+            found = conn.execute(f"SELECT {_DECISION} FROM decisions WHERE key=?", (os.path.normcase(path),)).fetchone()
+            decision = Decision(*found) if found else _unknown_decision(row[0], path)
             totals = conn.execute("SELECT executed, counts FROM line_totals WHERE path=?", (path,)).fetchone()
             return _coverage(path, row[0], decision, row[1], row[2], *(totals or (b"", "{}")))
         return self._guarded(read)
@@ -485,6 +491,42 @@ class Store:
                 out.setdefault(context, {})[path] = _nums(blob)
             return out
         return self._guarded(read)
+
+
+def _totals(hits: Mapping[str, Mapping[str, Iterable[int]]]) -> list[tuple[str, bytes, str]]:
+    """The line_totals rows of exactly these hits (context -> path -> lines): what _update_totals reads back."""
+    executed: dict[str, set[int]] = {}
+    counts: dict[str, Counter[int]] = {}
+    for context, per_file in hits.items():
+        for path, lines in per_file.items():
+            if not lines:
+                continue
+            executed.setdefault(path, set()).update(lines)
+            if context != COLLECTION_CONTEXT:
+                counts.setdefault(path, Counter()).update(lines)
+    return [(path, _bits(lines), json.dumps(counts.get(path, {}))) for path, lines in executed.items()]
+
+
+_DECISION = "module, path, action, reason, detail, rule"  # Decision's fields, in order
+_TEST = "nodeid, outcome, duration, path, line, message, failure_path, failure_line, deepest_path, deepest_line"
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _test_row(o: TestOutcome, seq: int) -> tuple[object, ...]:
+    failure, deepest = o.failure, o.deepest
+    return (o.nodeid, seq, o.outcome, o.duration, o.path, o.line, o.message,
+            failure.path if failure else None, failure.line if failure else None,
+            deepest.path if deepest else None, deepest.line if deepest else None)
+
+
+def _test_of(row: tuple[Any, ...]) -> TestOutcome:
+    nodeid, outcome, duration, path, line, message, fpath, fline, dpath, dline = row
+    return TestOutcome(nodeid, outcome, duration, path, line, message,
+                       Location(fpath, fline) if fpath is not None else None,
+                       Location(dpath, dline) if dpath is not None else None)
 
 
 def _coverage(path: str, module: str, decision: Decision, statements: bytes, excluded: bytes, executed: bytes,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 
 from covlens.instrument.decision import INSTRUMENTED, NOT_IMPORTED
@@ -31,10 +30,14 @@ def display_percent(percent: float, precision: int = 0) -> str:
 
 
 def write_atomic(dest: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `dest` through a temporary file in the same folder and os.replace."""
+    """Write `text` to `dest` through a temporary file in the same folder and os.replace.
+
+    The temporary file is made with the permissions of any new file (0666 less the umask): `tempfile.mkstemp`'s
+    0600 would follow it into the report, which a CI step or another user then could not read.
+    """
     folder = os.path.dirname(os.path.abspath(dest))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".covlens-", suffix=".tmp")
+    fd, tmp = _new_file(folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -45,3 +48,15 @@ def write_atomic(dest: str | os.PathLike[str], text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def _new_file(folder: str) -> tuple[int, str]:
+    """(fd, path) of a new, empty file in `folder` whose name no other process picked."""
+    for _ in range(100):
+        path = os.path.join(folder, f".covlens-{os.getpid()}-{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {folder}")
+
