@@ -28,7 +28,7 @@ class Results:
     def __init__(self) -> None:
         self.decisions: dict[tuple[str, str | None], Decision] = {}
         self.outcomes: dict[str, TestOutcome] = {}
-        self.hits: dict[str, dict[str, set[int]]] = {}
+        self.hits: dict[str, dict[str, frozenset[int]]] = {}
         self.files: dict[str, FileLines] = {}
         self.running: dict[str, ev.TestStarted] = {}
         self.notices: list[str] = []
@@ -75,7 +75,9 @@ class Results:
             return
         per_path = self.hits.setdefault(context, {})
         for path, lines in hits.items():
-            per_path.setdefault(path, set()).update(lines)
+            # Kept as they came (a context's lines usually come once); a second batch makes a new union.
+            old = per_path.get(path)
+            per_path[path] = frozenset(lines) if old is None else old | lines
 
     def final_decisions(self) -> tuple[Decision, ...]:
         # A path measured in one process is not "not imported" because another process never imported it.
@@ -224,7 +226,7 @@ class RunRecord:
             summary=summary,
             decisions=res.final_decisions(),
             outcomes=tuple(res.outcomes.values()),
-            hits={ctx: {path: frozenset(lines) for path, lines in paths.items()} for ctx, paths in res.hits.items()},
+            hits={ctx: dict(paths) for ctx, paths in res.hits.items()},
             files=dict(res.files),
             output=self._output(),
         )
