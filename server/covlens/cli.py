@@ -248,26 +248,27 @@ def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO, f
         raise UserError(f"--python {args.python}: no such interpreter")
     config = _load_config(folder, engine=args.engine, timeout=args.timeout)
     store = Store(config.root)
-    progress = None if args.quiet else Progress(out)
-    result = run_blocking(config, progress, pytest_args, python=args.python, fork=fork)
-    if progress:
-        progress.finish()
-    # Extra pytest arguments (-k, -m, paths) may narrow the run: then it updates only the tests it ran. Those
-    # that only change what pytest prints (-q, -v, --tb) leave it a full run, which replaces what went before.
-    from covlens.runner.narrowing import narrowing_argument
+    with store:  # closed here, not whenever the interpreter gets to it
+        progress = None if args.quiet else Progress(out)
+        result = run_blocking(config, progress, pytest_args, python=args.python, fork=fork)
+        if progress:
+            progress.finish()
+        # Extra pytest arguments (-k, -m, paths) may narrow the run: then it updates only the tests it ran. Those
+        # that only change what pytest prints (-q, -v, --tb) leave it a full run, which replaces what went before.
+        from covlens.runner.narrowing import narrowing_argument
 
-    store.record(result, partial=narrowing_argument(pytest_args) is not None)
-    project = store.project()
-    print(full_report(project, outcomes=result.outcomes, summary=result.summary, all_modules=args.all_modules),
-          file=out)
-    if result.summary.state != COMPLETE and result.output.strip():
-        print("\nLast output of the test process:\n" + _tail(result.output), file=out)
-    code = exit_code_of(result)
-    if code == EXIT_NO_TESTS:
-        print(f"\ncovlens: no tests were collected under {config.root}; check `testpaths` and the test file names",
+        store.record(result, partial=narrowing_argument(pytest_args) is not None)
+        project = store.project()
+        print(full_report(project, outcomes=result.outcomes, summary=result.summary, all_modules=args.all_modules),
               file=out)
-    _exports(args, store, project, out)
-    return code
+        if result.summary.state != COMPLETE and result.output.strip():
+            print("\nLast output of the test process:\n" + _tail(result.output), file=out)
+        code = exit_code_of(result)
+        if code == EXIT_NO_TESTS:
+            print(f"\ncovlens: no tests were collected under {config.root}; check `testpaths` and the test file names",
+                  file=out)
+        _exports(args, store, project, out)
+        return code
 
 
 def _tail(text: str, lines: int = 30) -> str:
