@@ -247,8 +247,7 @@ def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO, f
     if args.python and not _which(args.python):
         raise UserError(f"--python {args.python}: no such interpreter")
     config = _load_config(folder, engine=args.engine, timeout=args.timeout)
-    store = Store(config.root)
-    with store:  # closed here, not whenever the interpreter gets to it
+    with Store(config.root) as store:  # closed here, not whenever the interpreter gets to it
         progress = None if args.quiet else Progress(out)
         result = run_blocking(config, progress, pytest_args, python=args.python, fork=fork)
         if progress:

@@ -55,7 +55,7 @@ class Progress:
 
     def _print(self, text: str) -> None:
         if self._line_open:
-            self.out.write("\r" + " " * (_width()) + "\r")
+            self.out.write("\r" + " " * _width() + "\r")
             self._line_open = False
         self.out.write(text + "\n")
         self.out.flush()
@@ -65,7 +65,7 @@ class Progress:
     def finish(self) -> None:
         """Clear the rewriting line (TTY) so the report starts on a clean line."""
         if self._line_open:
-            self.out.write("\r" + " " * (_width()) + "\r")
+            self.out.write("\r" + " " * _width() + "\r")
             self.out.flush()
             self._line_open = False
 

@@ -379,18 +379,13 @@ class Store:
 
     @staticmethod
     def _update_totals(conn: sqlite3.Connection, paths: Iterable[str]) -> None:
-        # Keep in step with _totals, which computes the same rows from a run held in memory.
+        """Recompute the line_totals rows of `paths` from the hits stored for them (after a partial change)."""
         for path in paths:
-            executed: set[int] = set()
-            counts: Counter[int] = Counter()
-            for context, blob in conn.execute("SELECT context, lines FROM hits WHERE path=?", (path,)):
-                nums = decode(blob)
-                executed.update(nums)
-                if context != COLLECTION_CONTEXT:
-                    counts.update(nums)
-            if executed:
-                conn.execute("INSERT OR REPLACE INTO line_totals VALUES (?, ?, ?)",
-                             (path, _bits(executed), json.dumps(counts)))
+            stored = {context: {path: decode(blob)}
+                      for context, blob in conn.execute("SELECT context, lines FROM hits WHERE path=?", (path,))}
+            rows = _totals(stored)
+            if rows:
+                conn.executemany("INSERT OR REPLACE INTO line_totals VALUES (?, ?, ?)", rows)
             else:
                 conn.execute("DELETE FROM line_totals WHERE path=?", (path,))
 
@@ -494,7 +489,8 @@ class Store:
 
 
 def _totals(hits: Mapping[str, Mapping[str, Iterable[int]]]) -> list[tuple[str, bytes, str]]:
-    """The line_totals rows of exactly these hits (context -> path -> lines): what _update_totals reads back."""
+    """The line_totals rows of exactly these hits (context -> path -> lines): every path's executed lines, and per
+    line the number of tests (contexts other than collection) that ran it."""
     executed: dict[str, set[int]] = {}
     counts: dict[str, Counter[int]] = {}
     for context, per_file in hits.items():
