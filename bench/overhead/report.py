@@ -301,7 +301,8 @@ def render(raw: dict[str, Any]) -> str:
             "`[tool.covlens]` (`-noctx`: `contexts = false`); `coverage` = `coverage run -m pytest` "
             "(line coverage, no contexts), `coverage-sysmon` the same with `COVERAGE_CORE=sysmon`; "
             "`slipcover` = `python -m slipcover --source PKG --json --out F -m pytest`. Rows named after a workload "
-            "time the test's call phase inside pytest (conftest hook); the other rows time the whole process "
+            "time the test's call phase inside pytest (conftest hook; the test body runs on a fresh thread, so every "
+            "configuration runs it at the same frame-stack depth); the other rows time the whole process "
             "(interpreter start, collection, every test, writing the data: for covlens the CLI, its worker, the "
             "SQLite store and the report)."]
     return "\n".join(out) + "\n"
