@@ -87,9 +87,10 @@ class BlockingRun(RunRecord):
 
             why_not = fork_start.unavailable(self.python)
             if why_not is None:
+                path = covlens_import_path()
                 try:
                     pid, read_fd, out_fd = fork_start.start_worker(job, str(self.config.root),
-                                                                   worker_base_env(os.environ), covlens_import_path())
+                                                                   worker_base_env(os.environ, path), path)
                 except OSError as exc:
                     log.debug("the forked worker could not take the run (%s); spawning it", exc)
                 else:

@@ -35,11 +35,12 @@ def worker_env(event_fd: int, job_path: str) -> dict[str, str]:
     return env
 
 
-def worker_base_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment of every test process (cold worker or warm worker): `environ`, covlens importable."""
+def worker_base_env(environ: Mapping[str, str], import_path: str | None = None) -> dict[str, str]:
+    """The environment of every test process (cold worker or warm worker): `environ`, covlens importable (from
+    `import_path`, by default `covlens_import_path()`)."""
     # Leftovers of an enclosing pytest (covlens's own tests run under xdist) would confuse the worker's pytest.
     env = {k: v for k, v in environ.items() if not k.startswith(_ENCLOSING_PYTEST_ENV)}
-    path = covlens_import_path()
+    path = import_path or covlens_import_path()
     env["PYTHONPATH"] = os.pathsep.join([path, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
     return env
 
