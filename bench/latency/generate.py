@@ -98,7 +98,7 @@ def _function(i: int, j: int, rng: random.Random, work: int, callees: list[int])
               "    else:",
               f"        acc = acc - {rng.randrange(1, 100)}"]
     if len(callees) > 1:
-        lines += [f"    if acc % 5 == 1:",
+        lines += ["    if acc % 5 == 1:",
                   f"        acc = acc + {_module_name(callees[1])}.f{callees[1]:03d}_0(acc % 83)"]
     lines.append("    return acc % MOD")
     return "\n".join(lines) + "\n"

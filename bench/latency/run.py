@@ -23,9 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import resource
-import signal
 import subprocess
 import sys
 import time
@@ -42,6 +39,7 @@ import report as overhead_report  # noqa: E402  (bench/overhead: machine descrip
 import tables  # noqa: E402
 from generate import DEFAULT_WORK, Generated, generate, pick_edits  # noqa: E402
 from serverphase import ServerPhase, ServerResult  # noqa: E402
+from timed import run_timed  # noqa: E402  (bench/overhead)
 from watcherphase import WatcherPhase, WatchResult  # noqa: E402
 
 # Pinned like the overhead benchmark's tools, in a venv of their own so that its measurements never load them.
@@ -95,24 +93,9 @@ def covlens_commit() -> str:
 
 def timed(command: list[str], cwd: Path, log: Path, timeout: float) -> dict[str, Any]:
     """Run `command` to its end: wall and CPU (user+sys of the process tree) seconds, exit code."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    with log.open("w") as handle:
-        handle.write("$ " + " ".join(command) + "\n")
-        handle.flush()
-        proc = subprocess.Popen(command, cwd=cwd, env=envs.base_env(), stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = -9
-            handle.write(f"\nbench: killed after {timeout:.0f} s\n")
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": wall, "cpu": cpu, "returncode": code, "log": str(log.relative_to(envs.REPO))}
+    result = run_timed(command, cwd, envs.base_env(), log, timeout)
+    return {"wall": result.wall, "cpu": result.cpu, "returncode": result.returncode,
+            "log": str(log.relative_to(envs.REPO))}
 
 
 # ----------------------------------------------------------------------------------------------- steps

@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -29,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import envs  # noqa: E402
 import report  # noqa: E402
 from configs import BY_NAME, SUITES, Config, Suite, configs_for  # noqa: E402
+from timed import run_timed  # noqa: E402
 
 RUN_TIMEOUT = 600.0  # seconds; one run of one suite, only to stop a hang
 
@@ -71,26 +68,10 @@ def run_once(project: Project, config: Config, round_no: int, logs: Path) -> Sam
         env["BENCH_TIMINGS"] = str(timings)
     command = config.command(project.env.python, project.suite, folder, out)
     log = logs / f"{tag}.log"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    with log.open("w") as handle:
-        handle.write("$ " + " ".join(command) + "\n")
-        handle.flush()
-        proc = subprocess.Popen(command, cwd=folder, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            code = proc.wait(timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = -9
-            handle.write(f"\nbench: killed after {RUN_TIMEOUT:.0f} s\n")
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result = run_timed(command, folder, env, log, RUN_TIMEOUT)
     per_test = json.loads(timings.read_text()) if timings.is_file() else {}
-    return Sample(project.env.version, project.suite.name, config.name, round_no, wall, cpu, code, per_test,
-                  str(log.relative_to(envs.REPO)))
+    return Sample(project.env.version, project.suite.name, config.name, round_no, result.wall, result.cpu,
+                  result.returncode, per_test, str(log.relative_to(envs.REPO)))
 
 
 def log_tail(path: str, lines: int = 12) -> str:
