@@ -19,8 +19,8 @@ PROJECT = FIXTURES / "fidelity"
 
 def _cli_run(tmp_path: Path, tag: str, **env: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     """`python -m covlens run` on a fresh copy of the fixture: what its test saw of its process, the JSON report,
-    the output. A copy each: no store or code cache left by an earlier run (another Python, another covlens)
-    makes one run differ from the other."""
+    the output, with the copy's path written as P. A copy each: no store or code cache left by an earlier run
+    (another Python, another covlens) makes one run differ from the other."""
     project = tmp_path / tag / "fidelity"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", ".covlens"))
     state, report = tmp_path / f"{tag}-state.json", tmp_path / f"{tag}-report.json"
@@ -29,16 +29,13 @@ def _cli_run(tmp_path: Path, tag: str, **env: str) -> tuple[dict[str, Any], dict
     done = subprocess.run([sys.executable, "-m", "covlens", "run", str(project), "--json", str(report)],
                           env=environ, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(state.read_text()), json.loads(report.read_text()), done.stdout.replace(str(project), "P")
+    seen, written = (_replace_paths(json.loads(f.read_text()), str(project), "P") for f in (state, report))
+    return seen, written, done.stdout.replace(str(project), "P")
 
 
 def test_the_forked_worker_is_the_spawned_worker_seen_from_inside_and_reports_the_same(tmp_path: Path) -> None:
     forked, forked_report, forked_out = _cli_run(tmp_path, "forked")
     spawned, spawned_report, spawned_out = _cli_run(tmp_path, "spawned", **{NO_FORK_ENV: "0"})
-    for seen, tag in ((forked, "forked"), (spawned, "spawned")):  # each ran in its own copy of the project
-        _replace_paths(seen, str(tmp_path / tag / "fidelity"), "P")
-    for report, tag in ((forked_report, "forked"), (spawned_report, "spawned")):
-        _replace_paths(report, str(tmp_path / tag / "fidelity"), "P")
     # The one thing a fork cannot change: the kernel's record of the command line (what `ps` shows).
     assert forked.pop("cmdline")[:3] == [sys.executable, "-m", "covlens"]
     assert spawned.pop("cmdline")[:3] == [sys.executable, "-m", "covlens.runner.worker"]
@@ -104,13 +101,11 @@ def test_a_cli_that_never_runs_its_tests_leaves_no_standby_child(tmp_path: Path)
 
 
 def _replace_paths(tree: Any, old: str, new: str) -> Any:
-    """`tree` (JSON data) with `old` replaced by `new` in every string and key, in place for dicts and lists."""
+    """`tree` (JSON data) with `old` replaced by `new` in every string and key."""
     if isinstance(tree, str):
         return tree.replace(old, new)
     if isinstance(tree, list):
-        tree[:] = [_replace_paths(item, old, new) for item in tree]
-    elif isinstance(tree, dict):
-        items = [(_replace_paths(k, old, new), _replace_paths(v, old, new)) for k, v in tree.items()]
-        tree.clear()
-        tree.update(items)
+        return [_replace_paths(item, old, new) for item in tree]
+    if isinstance(tree, dict):
+        return {_replace_paths(k, old, new): _replace_paths(v, old, new) for k, v in tree.items()}
     return tree
