@@ -7,6 +7,9 @@ from pathlib import Path
 
 # Same for every configuration: pytest quiet, no cache plugin writing between runs.
 PYTEST_COMMON = ("-q", "-p", "no:cacheprovider")
+# The plugin that times a suite's session inside pytest (plugins/bench_session.py), on PYTHONPATH for every run.
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+SESSION_PLUGIN = ("-p", "bench_session")
 
 
 @dataclass(frozen=True)
@@ -20,16 +23,17 @@ class Suite:
     coverage_source_arg: bool  # pass --source to coverage.py (else its pyproject says it)
     omit: tuple[str, ...] = ()  # slipcover's --omit, matching the project's [tool.coverage.run] omit
     per_test: bool = False  # our conftest writes per-test call timings
+    session: bool = False  # plugins/bench_session.py times the session inside pytest (collection and tests)
 
 
 SUITES = {
     "workloads": Suite("workloads", (), "benchwork", covlens_source=False, coverage_source_arg=False, per_test=True),
     # testpaths and [tool.coverage.run] source/omit from its own pyproject.toml, as its CI runs it.
     "toolz": Suite("toolz", (), "toolz", covlens_source=False, coverage_source_arg=False,
-                   omit=("toolz/tests/test*", "toolz/*/tests/test*", "toolz/compatibility.py")),
+                   omit=("toolz/tests/test*", "toolz/*/tests/test*", "toolz/compatibility.py"), session=True),
     # tox.ini: pytest --doctest-modules boltons tests
     "boltons": Suite("boltons", ("--doctest-modules", "boltons", "tests"), "boltons", covlens_source=True,
-                     coverage_source_arg=True),
+                     coverage_source_arg=True, session=True),
 }
 
 
@@ -46,7 +50,7 @@ class Config:
     needs_monitoring: bool = False  # 3.12+ only
 
     def command(self, python: str, suite: Suite, folder: Path, out: Path) -> list[str]:
-        pytest_args = [*PYTEST_COMMON, *suite.pytest_args]
+        pytest_args = [*PYTEST_COMMON, *(SESSION_PLUGIN if suite.session else ()), *suite.pytest_args]
         if self.tool == "plain":
             return [python, "-m", "pytest", *pytest_args]
         if self.tool == "covlens":

@@ -82,8 +82,12 @@ class Cell:
     failure: str | None = None
 
 
+INSIDE_PYTEST = "(inside pytest)"
+
+
 def _rows(raw: dict[str, Any], python: str) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """row -> config -> metric -> values. Rows: each workload test (call phase), then each suite's whole process."""
+    """row -> config -> metric -> values. Rows: each workload test (call phase), each suite's whole process, and
+    the toolz and boltons sessions inside pytest."""
     rows: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for s in raw["samples"]:
         if s["python"] != python:
@@ -95,7 +99,14 @@ def _rows(raw: dict[str, Any], python: str) -> dict[str, dict[str, dict[str, lis
         whole = f"{s['suite']} (whole process)" if s["suite"] == "workloads" else f"{s['suite']} test suite"
         for metric, _ in METRICS:
             rows[whole][s["config"]][metric].append(s[metric])
+        if s.get("session"):  # samples of runs before the session plugin existed have none
+            for metric, _ in METRICS:
+                rows[f"{s['suite']} test suite {INSIDE_PYTEST}"][s["config"]][metric].append(s["session"][metric])
     return rows
+
+
+def _suite_of(row: str) -> str:
+    return row.split(" ")[0] if row.endswith(("(whole process)", "test suite", INSIDE_PYTEST)) else "workloads"
 
 
 def table(raw: dict[str, Any], python: str, metric: str) -> tuple[list[str], dict[str, dict[str, Cell]]]:
@@ -106,15 +117,12 @@ def table(raw: dict[str, Any], python: str, metric: str) -> tuple[list[str], dic
             configs += [n for n in names if n not in configs]
     rows = _rows(raw, python)
     out: dict[str, dict[str, Cell]] = {}
-    suite_of_row = {}
-    for row in rows:
-        suite_of_row[row] = row.split(" ")[0] if row.endswith(("(whole process)", "test suite")) else "workloads"
     for row, by_config in rows.items():
         plain = by_config.get("plain", {}).get(metric)
         base = statistics.median(plain) if plain else None
         cells = {}
         for config in configs:
-            failure = raw["failures"].get(f"{python}/{suite_of_row[row]}/{config}")
+            failure = raw["failures"].get(f"{python}/{_suite_of(row)}/{config}")
             values = by_config.get(config, {}).get(metric, [])
             label = f"FAIL (exit {failure['returncode']})" if failure else None
             if values:
@@ -254,7 +262,8 @@ def render(raw: dict[str, Any]) -> str:
 
     out += ["### Targets (issue 7)", "",
             "A target is met only when it holds on every row of the table (each workload test, the whole "
-            "workloads process, toolz, boltons). Verdicts on the primary metric, CPU time, and on wall-clock time.", ""]
+            "workloads process, toolz and boltons both as whole processes and inside pytest). Verdicts on the "
+            "primary metric, CPU time, and on wall-clock time.", ""]
     out += target_lines(raw)
 
     out += ["", "### Noise", "",
@@ -302,7 +311,9 @@ def render(raw: dict[str, Any]) -> str:
             "(line coverage, no contexts), `coverage-sysmon` the same with `COVERAGE_CORE=sysmon`; "
             "`slipcover` = `python -m slipcover --source PKG --json --out F -m pytest`. Rows named after a workload "
             "time the test's call phase inside pytest (conftest hook; the test body runs on a fresh thread, so every "
-            "configuration runs it at the same frame-stack depth); the other rows time the whole process "
-            "(interpreter start, collection, every test, writing the data: for covlens the CLI, its worker, the "
-            "SQLite store and the report)."]
+            "configuration runs it at the same frame-stack depth); rows marked *(inside pytest)* time the pytest "
+            "process from just before its conftest files load to the end of its session (collection, every test, "
+            "each tool's end-of-session work in that process; a `-p` plugin, the same in every configuration); the "
+            "other rows time the whole process (interpreter start, collection, every test, writing the data: for "
+            "covlens the CLI, its worker, the SQLite store and the report)."]
     return "\n".join(out) + "\n"

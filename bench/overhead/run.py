@@ -17,14 +17,14 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import envs  # noqa: E402
 import report  # noqa: E402
-from configs import BY_NAME, SUITES, Config, Suite, configs_for  # noqa: E402
+from configs import BY_NAME, PLUGINS, SUITES, Config, Suite, configs_for  # noqa: E402
 from timed import run_timed  # noqa: E402
 
 RUN_TIMEOUT = 600.0  # seconds; one run of one suite, only to stop a hang
@@ -43,6 +43,7 @@ class Sample:
     returncode: int
     per_test: dict[str, dict[str, float]]  # nodeid -> {"wall", "cpu"} of the call phase (our workloads only)
     log: str
+    session: dict[str, float] = field(default_factory=dict)  # {"wall", "cpu"} inside pytest (toolz, boltons)
 
 
 @dataclass
@@ -60,18 +61,23 @@ def run_once(project: Project, config: Config, round_no: int, logs: Path) -> Sam
     tag = f"{project.env.version}-{project.suite.name}-{config.name}-r{round_no}"
     out = logs / f"{tag}.out"
     timings = logs / f"{tag}.timings.json"
-    for stale in (out, timings):
+    session = logs / f"{tag}.session.json"
+    for stale in (out, timings, session):
         stale.unlink(missing_ok=True)
     env = envs.base_env()
     env.update(config.env)
     if project.suite.per_test:
         env["BENCH_TIMINGS"] = str(timings)
+    if project.suite.session:
+        env["BENCH_SESSION"] = str(session)
+        env["PYTHONPATH"] = str(PLUGINS)
     command = config.command(project.env.python, project.suite, folder, out)
     log = logs / f"{tag}.log"
     result = run_timed(command, folder, env, log, RUN_TIMEOUT)
     per_test = json.loads(timings.read_text()) if timings.is_file() else {}
+    inside = json.loads(session.read_text()) if session.is_file() else {}
     return Sample(project.env.version, project.suite.name, config.name, round_no, result.wall, result.cpu,
-                  result.returncode, per_test, str(log.relative_to(envs.REPO)))
+                  result.returncode, per_test, str(log.relative_to(envs.REPO)), inside)
 
 
 def log_tail(path: str, lines: int = 12) -> str:
