@@ -45,6 +45,7 @@ def test_the_forked_worker_is_the_spawned_worker_seen_from_inside_and_reports_th
         seen["fds"].sort()  # the same open files and pipes; their numbers are whatever the CLI's pipes got
     assert forked == spawned
     assert forked["main"][0] == "covlens.runner.worker" and forked["group_leader"] and forked["stdin"] == "/dev/null"
+    assert forked["startup_frozen"]  # its start-up objects are out of the collector's sight; its tests' are not
     assert forked_report["files"] == spawned_report["files"]  # lines hit, per file and per test
     assert forked_report["totals"] == spawned_report["totals"]
     assert forked_report["covlens"]["decisions"] == spawned_report["covlens"]["decisions"]

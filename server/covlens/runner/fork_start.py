@@ -52,11 +52,14 @@ def prepare() -> None:
         return
     import runpy  # noqa: F401 - a worker started with `-m` has it
 
-    from covlens.runner import worker  # noqa: F401
+    from covlens.runner import worker
 
     _baseline = frozenset(sys.modules) - _ENTRY_ONLY
     _refusal = refusal()
     if _refusal is None:
+        # Frozen before the fork, the objects both processes hold stay out of both collectors' walks: neither
+        # copies the pages they share (see worker.freeze_startup_objects, which the child calls again).
+        worker.freeze_startup_objects()
         try:
             _standby = _fork_standby()
         except OSError as exc:

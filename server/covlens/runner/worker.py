@@ -16,6 +16,7 @@ one child per run, and each child runs the very same `run_job` as a cold worker.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -313,6 +314,7 @@ def run_job(job: dict[str, Any], event_fd: int, *, preimported: Sequence[str] = 
         writer.emit(ev.WorkerFailed(f"covlens worker got an unreadable job ({type(exc).__name__}: {exc}); "
                                     "the server and the worker may be different covlens versions"))
         return EXIT_NO_JOB
+    freeze_startup_objects()
     state = _state = WorkerState(config, writer, only=only_set)
     state.install(preimported)  # FIRST: before pytest, its plugins, conftests or tests are imported
     try:
@@ -337,6 +339,18 @@ def run_job(job: dict[str, Any], event_fd: int, *, preimported: Sequence[str] = 
         message = PYTEST_EXIT_MESSAGES.get(code, "")
     writer.emit(ev.RunFinished(code, message))
     return code
+
+
+def freeze_startup_objects() -> None:
+    """Take every object alive now out of the garbage collector's sight, before the hook, pytest or a test exists.
+
+    They are the interpreter's start-up, covlens's worker and (in a warm worker's child) the modules it pre-imported:
+    alive until the worker ends. Left in, each full collection of the run walks them all, and in a forked worker its
+    first walk copies every page it shares with its parent. Frozen, they are never walked (`gc.freeze`), which took
+    ~25 ms of CPU off toolz's suite on 3.11. Objects the tests create are collected as ever; `gc.get_objects()` no
+    longer lists these.
+    """
+    gc.freeze()
 
 
 def fresh_import_caches() -> None:
