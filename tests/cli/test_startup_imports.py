@@ -13,11 +13,24 @@ RUN_PATH = ("covlens.cli", "covlens.runner.blocking", "covlens.runner.fork_start
 
 
 def test_the_run_path_leaves_logging_tempfile_and_shutil_unimported():
-    # Each costs 2-4 ms of CPU in every run; they are imported where a rarer path needs them.
+    # Each costs 2-4 ms of CPU in every run; they are imported where a rarer path needs them. Parsing the command
+    # line is part of the path: argparse's own help formatter imports shutil for every argument it adds.
     code = (f"import sys\nfor name in {RUN_PATH!r}: __import__(name)\n"
+            "sys.modules['covlens.cli']._parser().parse_args(['run', '--quiet', '--json', 'r.json', '--', '-x'])\n"
             "print(sorted({'logging', 'tempfile', 'shutil', 'covlens.runner.selection'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_help_is_wrapped_to_the_terminal_width_in_columns():
+    widths = {}
+    for columns in ("60", "120"):
+        env = {"COLUMNS": columns, "PATH": "/usr/bin:/bin"}
+        done = subprocess.run([sys.executable, "-m", "covlens", "run", "--help"], capture_output=True, text=True,
+                              check=True, env=env)
+        wrapped = done.stdout.partition("exit codes")[0]  # the epilog after it is printed as written
+        widths[columns] = max(len(line) for line in wrapped.splitlines())
+    assert widths["60"] <= 58 < widths["120"] <= 118
 
 
 def test_a_lazy_logger_logs_as_its_named_logger(caplog):
