@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from covlens import __version__
 from covlens.config import Config, ConfigError, find_root, load
 from covlens.model import CANCELLED, COMPLETE, CRASHED, ERROR, TIMEOUT, RunResult
+from covlens.progress import Progress, terminal_columns
 from covlens.store import ProjectCoverage, Store, StoreError
-
-if TYPE_CHECKING:
-    from covlens.progress import Progress
 
 # Exit codes follow pytest's: 0 all passed, 1 tests failed, 2 interrupted, 3 internal error, 4 usage error,
 # 5 no tests collected. covlens adds its own meanings to two of them: 2 for an invalid configuration (the message
@@ -45,28 +42,17 @@ class UserError(Exception):
         self.code = code
 
 
-def _columns() -> int:
-    """The terminal's width as shutil.get_terminal_size finds it ($COLUMNS, then stdout's terminal, else 80)."""
-    try:
-        return int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        pass
-    try:
-        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-    except (AttributeError, ValueError, OSError):
-        return 80
-
-
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """argparse's formatter (descriptions and epilogs as written), sized to the terminal without `shutil`.
 
     argparse builds a formatter for every argument it adds, and its own asks shutil for the terminal's width:
-    importing shutil (and with it bz2, lzma, zlib) was ~3 ms of every `covlens run`, which never prints help.
+    importing shutil was ~3 ms of every `covlens run`, which never prints help (see `terminal_columns`).
     """
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
                  width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+        super().__init__(prog, indent_increment, max_help_position,
+                         terminal_columns() - 2 if width is None else width)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -265,7 +251,6 @@ def _which(program: str) -> str | None:
 
 def cmd_run(args: argparse.Namespace, pytest_args: Sequence[str], out: TextIO, fork: bool = False) -> int:
     # Imported here, not at the top: `covlens explain`, `--help` and the others need none of these.
-    from covlens.progress import Progress
     from covlens.report import full_report
 
     folder = _project_folder(args.path)
