@@ -146,3 +146,13 @@ def test_paths_resolve_as_realpath_does_through_linked_folders_and_linked_files(
                  tmp_path / "alias" / "pkg" / ".." / "pkg" / "mod.py", real / "pkg" / "mod.py"):
         assert real_path(str(path)) == os.path.normcase(os.path.realpath(path)), path
     assert real_path(str(tmp_path / "alias" / "pkg" / "linked.py")) == os.path.normcase(str(tmp_path / "elsewhere.py"))
+
+
+def test_skip_pragma_is_found_on_a_line_of_its_own_and_nowhere_else():
+    from covlens.instrument.policy import has_skip_pragma
+
+    for source in ("# covlens: skip-file\n", "x = 1\n  #covlens:skip-file  \ny = 2\n", "a\n#\tcovlens:\tskip-file"):
+        assert has_skip_pragma(source), source
+    for source in ("", "x = 1\n", "x = 1  # covlens: skip-file\n", "# covlens : skip-file\n",
+                   "# covlens: skip-file-please\n", '"covlens: skip-file"\n', "# covlens: other\n"):
+        assert not has_skip_pragma(source), source

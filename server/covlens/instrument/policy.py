@@ -47,6 +47,11 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def _prefixes(folders: tuple[str, ...]) -> tuple[str, ...]:
+    """`folders` as the prefixes of the paths under them, for one `str.startswith` call (see `_under`)."""
+    return tuple(f.rstrip(os.sep) + os.sep for f in folders)
+
+
 def _site_dirs() -> tuple[str, ...]:
     dirs: set[str] = set()
     try:
@@ -71,7 +76,9 @@ def _stdlib_dirs() -> tuple[str, ...]:
 
 
 def has_skip_pragma(source: str) -> bool:
-    return PRAGMA_RE.search(source) is not None
+    # The substring test first: the regex tries every position of the file (~0.16 ms for 20 KB of source, 4.8 ms
+    # over boltons' 30 modules), the substring search none of them in a file that cannot match.
+    return "covlens:" in source and PRAGMA_RE.search(source) is not None
 
 
 class Policy:
@@ -83,6 +90,9 @@ class Policy:
         self.sources = tuple(_norm(s) for s in config.sources)
         self.site_dirs = _site_dirs()
         self.stdlib_dirs = _stdlib_dirs()
+        # Every import is decided: one C-level startswith over all folders, not a generator of _under calls.
+        self._site_prefixes = _prefixes(self.site_dirs)
+        self._stdlib_prefixes = _prefixes(self.stdlib_dirs)
         self.self_dir = _norm(_SELF_DIR)
         self._cache: dict[str, Decision] = {}
         self._lock = threading.Lock()
@@ -151,10 +161,11 @@ class Policy:
             return make(module, origin, "no-source", f"{module} is {kind}", "built-in rule: no source file")
         # site-packages sits inside the stdlib folder of many layouts: test it first.
         parts = path.split(os.sep)
-        if "site-packages" in parts or "dist-packages" in parts or any(_under(path, d) for d in self.site_dirs):
+        if ("site-packages" in parts or "dist-packages" in parts or path.startswith(self._site_prefixes)
+                or path in self.site_dirs):
             return make(module, origin, "third-party", f"installed in {self._site_dir_of(path)}",
                         "built-in rule: site-packages")
-        if any(_under(path, d) for d in self.stdlib_dirs):
+        if path.startswith(self._stdlib_prefixes) or path in self.stdlib_dirs:
             return make(module, origin, "stdlib", "part of Python's standard library", "built-in rule: stdlib")
         rel = self.relative(origin)
         in_root = _under(path, self.root)
