@@ -43,13 +43,18 @@ def _real_folder(folder: str) -> str:
 real_path = _norm  # for the hook: the same normalised, cached form of a path
 
 
+def _prefix(folder: str) -> str:
+    """What every path under `folder` (the folder itself aside) starts with."""
+    return folder.rstrip(os.sep) + os.sep
+
+
 def _under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+    return path == folder or path.startswith(_prefix(folder))
 
 
 def _prefixes(folders: tuple[str, ...]) -> tuple[str, ...]:
-    """`folders` as the prefixes of the paths under them, for one `str.startswith` call (see `_under`)."""
-    return tuple(f.rstrip(os.sep) + os.sep for f in folders)
+    """`_prefix` of each folder, for one `str.startswith` call over them all."""
+    return tuple(_prefix(f) for f in folders)
 
 
 def _site_dirs() -> tuple[str, ...]:
