@@ -105,6 +105,42 @@ def test_new_context_rearms_only_the_code_objects_that_fired(engine: MonitorEngi
     assert target.hits == {2, 3, 5, 8}
 
 
+def test_touched_names_the_hit_sets_of_the_files_that_ran_since_the_last_context(engine: MonitorEngine) -> None:
+    recorder = Recorder()
+    a = recorder.file("/virtual/a.py", "a", NO_FACTS)
+    b = recorder.file("/virtual/b.py", "b", NO_FACTS)
+    mod_a = load(engine, LOOP_MODULE, a)
+    load(engine, "def g():\n    return 2\n", b)
+    assert sorted(map(id, engine.touched())) == sorted([id(a.hits), id(b.hits)])  # both ran at import
+    engine.new_context()
+    assert engine.touched() == []  # nothing ran since: a switch now looks at no file at all
+
+    mod_a.total(2)
+    mod_a.total(3)  # the same set once, however many of its code objects fired
+    touched = engine.touched()
+    assert [id(s) for s in touched] == [id(a.hits)]
+
+
+def test_a_drain_given_the_touched_sets_looks_only_at_their_files(engine: MonitorEngine) -> None:
+    from covlens.instrument.lines import analyze
+
+    other = "def g():\n    return 2\n"
+    recorder = Recorder()
+    a = recorder.file("/virtual/a.py", "a", analyze(LOOP_MODULE, "/virtual/a.py"))
+    b = recorder.file("/virtual/b.py", "b", analyze(other, "/virtual/b.py"))
+    mod_a = load(engine, LOOP_MODULE, a)
+    load(engine, other, b)
+    assert recorder.drain(engine.touched()) == {a.path: frozenset({1}), b.path: frozenset({1})}
+    engine.new_context()
+
+    mod_a.total(1)
+    b.hits.add(2)  # as if another thread's hit landed in b's set during a switch, after touched() was taken
+    assert recorder.drain(engine.touched()) == {a.path: frozenset({2, 3, 4, 5})}
+    engine.new_context()
+    # A drain that looks at every file (the final one does) still finds b's line: late, never lost.
+    assert recorder.drain() == {b.path: frozenset({2})}
+
+
 def test_a_code_object_whose_every_line_ran_has_its_events_off_until_the_next_context(engine: MonitorEngine) -> None:
     # A loop within one line keeps a probe that no event ever removes; CPython checks it at every iteration. Once
     # all of a code object's lines have run, nothing is left to learn from it in this context: its events go off.

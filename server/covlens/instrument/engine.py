@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from types import CodeType
 from typing import Any, Protocol
 
@@ -23,6 +24,11 @@ class Engine(Protocol):
 
     def new_context(self) -> None:
         """Called at every context switch (re-arm disabled events, if the engine disables them)."""
+        ...
+
+    def touched(self) -> Collection[set[int]] | None:
+        """The hit sets (`FileHits.hits`) written to since the last new_context(), or None when the engine cannot
+        tell (every file is then looked at). Optional: an engine without it is treated as answering None."""
         ...
 
     def close(self) -> None:

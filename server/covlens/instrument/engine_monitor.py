@@ -159,6 +159,21 @@ class MonitorEngine:
     def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
         return self.bind(self.build(source, filename, target.lines), filename, target)
 
+    def touched(self) -> list[set[int]]:
+        """The hit sets of the code objects that had a LINE event since the last new_context().
+
+        Every hit goes through the callback, which marks its code object fired: no other set can have new lines.
+        A hit made by another thread while a switch is under way may be marked after this snapshot and unmarked by the
+        new_context() that follows: it stays in its set until the file's next drain (the final one looks at every file).
+        """
+        table = self._table
+        sets: dict[int, set[int]] = {}
+        for key in tuple(self._fired):  # tuple() copies without running Python code: safe against callbacks
+            hits = table.get(key)
+            if hits is not None:
+                sets[id(hits)] = hits
+        return list(sets.values())
+
     def new_context(self) -> None:
         """Re-enable every LINE event disabled by a first hit, so the next test records its lines afresh.
 

@@ -186,8 +186,12 @@ class Instrumenter:
             sys.meta_path.remove(self.finder)
         self._installed = False
 
-    def switch_context(self, name: str) -> tuple[str, dict[str, frozenset[int]]]:
-        previous, hits = self.recorder.switch_context(name)
+    def switch_context(self, name: str, *, complete: bool = False) -> tuple[str, dict[str, frozenset[int]]]:
+        """Start context `name`; the previous one's name and hits. `complete` looks at every file, not only those the
+        engine says were touched: at the end, so that a hit another thread made during a switch is never lost."""
+        touched = getattr(self.engine, "touched", None)
+        sets = touched() if touched is not None and not complete else None
+        previous, hits = self.recorder.switch_context(name, sets)
         self.engine.new_context()
         return previous, hits
 
