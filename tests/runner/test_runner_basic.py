@@ -47,6 +47,17 @@ def test_failure_points_at_the_line_in_the_test_and_the_deepest_project_frame(ba
     assert failed.duration > 0
 
 
+def test_failures_are_located_from_the_exception_itself_when_pytest_prints_no_traceback() -> None:
+    # `--tb=no` leaves the reports without a traceback text: the places come from each failing phase's exception.
+    ran = asyncio.run(run_fixture("basic", pytest_args=["--tb=no"]))
+    failed = ran.outcome("tests/test_calc.py::test_mean_of_nothing_fails")
+    assert failed.failure == Location(ran.path("tests/test_calc.py"), 11)
+    assert failed.deepest == Location(ran.path("pkg/calc.py"), 10)
+    error = ran.outcome("tests/test_calc.py::test_setup_error")
+    assert error.deepest == Location(ran.path("pkg/setup_helpers.py"), 11)
+    assert ran.outcome("tests/test_calc.py::test_skipped").failure is None
+
+
 def test_unittest_failure_is_located_like_a_pytest_one(basic: Ran) -> None:
     failed = basic.outcome("tests/test_unittest_style.py::CalcTest::test_divide_by_zero")
     assert failed.failure == Location(basic.path("tests/test_unittest_style.py"), 11)
