@@ -50,8 +50,8 @@ class Recorder:
         """Reported lines hit since the last drain, per path (files with no hits are left out); clears the sets.
 
         `touched`: the only hit sets written to since the last drain, when the engine knows them; None looks at every
-        file. A test touches a few files of the hundreds imported: looking at each of them at every switch made the
-        switches cost as much as the hits.
+        file. A test touches a few of the files imported, and there are two switches per test: looking at every file
+        each time cost boltons' suite (30 files, 672 tests) 14.5 ms, and grows with the size of the project.
         """
         out: dict[str, frozenset[int]] = {}
         files: Iterable[FileHits] = self._all
