@@ -12,7 +12,7 @@ import sysconfig
 import threading
 from pathlib import PurePosixPath
 
-from covlens.config import Config
+from covlens.config import DEFAULT_TEST_PATTERNS, Config
 from covlens.instrument.decision import Decision, make
 
 SOURCE_SUFFIXES = (".py", ".pyw")
@@ -187,7 +187,7 @@ class Policy:
             pattern = self._is_test_file(rel)
             if pattern is not None:
                 origin_of = ("pyproject.toml [tool.covlens] test_patterns"
-                             if self.config.config_file and self.config.test_patterns != ("test_*.py", "*_test.py", "conftest.py")
+                             if self.config.config_file and self.config.test_patterns != DEFAULT_TEST_PATTERNS
                              else "default test_patterns")
                 return make(module, origin, "test-file", f"{rel} matches the test pattern {pattern!r}", origin_of)
         if self.sources:
