@@ -44,6 +44,37 @@ def test_hits_are_sorted_line_lists_on_the_wire() -> None:
     assert data == {"v": ev.WIRE_VERSION, "event": "context-hits", "context": "", "hits": {"/a.py": [2], "/b.py": [1, 3]}}
 
 
+# Every value a field can take that changes how it is written: None, non-ASCII, quotes and backslashes, newlines,
+# floats that are not plain decimals, and hits or none.
+ODD_TEXT = 'tests/t\u00e9st_\u00e4.py::test["a\\b"\n\u2603]'
+STARTED = [
+    ("tests/test_a.py::test_x", "/p/tests/test_a.py", 3, "main"),
+    (ODD_TEXT, None, None, "gw12"),
+    ("t::x", "/p/\u00fc/t.py", 0, ""),
+]
+FINISHED = [
+    (TestOutcome("t::x", "passed"), {}, "main"),
+    (TestOutcome("t::x", "passed", 1.5e-07, "/p/t.py", 9), {"/p/m.py": frozenset({3, 1})}, "gw0"),
+    (TestOutcome(ODD_TEXT, "failed", 12.0, ODD_TEXT, 1, ODD_TEXT + "\n\tmore", Location(ODD_TEXT, 2),
+                 Location("/p/m.py", 10)), {ODD_TEXT: frozenset({1}), "/a.py": frozenset({2})}, ODD_TEXT),
+    (TestOutcome("t::x", "error", float("nan")), {}, "main"),
+    (TestOutcome("t::x", "error", float("inf"), message=""), {}, "main"),
+]
+
+
+@pytest.mark.parametrize("fields", STARTED)
+def test_the_test_started_line_is_what_to_line_writes(fields: tuple) -> None:
+    assert ev.test_started_line(*fields) == ev.to_line(ev.TestStarted(*fields))
+
+
+@pytest.mark.parametrize("fields", FINISHED)
+def test_the_test_finished_line_is_what_to_line_writes(fields: tuple) -> None:
+    line = ev.test_finished_line(*fields)
+    assert line == ev.to_line(ev.TestFinished(*fields))
+    if fields[0].duration == fields[0].duration:  # NaN is never equal to itself, so neither is its event
+        assert ev.from_line(line) == ev.TestFinished(*fields)
+
+
 @pytest.mark.parametrize("line, reason", [
     ("not json", "not JSON"),
     ("[1, 2]", "not a JSON object"),

@@ -206,7 +206,7 @@ class CovlensPlugin:
         state.report_context(previous, hits)
         state.report_files()
         record = self._records[nodeid] = _TestRecord()
-        state.writer.emit(ev.TestStarted(nodeid, path, line, state.worker))
+        state.writer.emit_line(ev.test_started_line(nodeid, path, line, state.worker))
         outcome = yield
         _, hits = state.switch_context(COLLECTION_CONTEXT)
         state.ensure_first()
@@ -214,7 +214,7 @@ class CovlensPlugin:
         self._records.pop(nodeid, None)
         stopped = outcome.excinfo[1] if outcome.excinfo else None
         result = self._outcome(item, record, path, line, stopped)
-        state.writer.emit(ev.TestFinished(result, hits, state.worker))
+        state.writer.emit_line(ev.test_finished_line(result, hits, state.worker))
         if stopped is not None:
             state.interrupted = (f"{type(stopped).__name__} raised in {nodeid} stopped pytest; "
                                  "the tests after it did not run")

@@ -90,10 +90,12 @@ def fd_sender(fd: int) -> Callable[[str], None]:
         if _identity(fd) != identity:
             raise OSError(f"fd {fd} is no longer covlens's event pipe")
         data = (line + "\n").encode("utf-8")
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        written = os.write(fd, data)  # a line fits the pipe at once, but for a large event or a signal
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
 
     return send
 
