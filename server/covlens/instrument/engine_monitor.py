@@ -159,7 +159,7 @@ class MonitorEngine:
     def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
         return self.bind(self.build(source, filename, target.lines), filename, target)
 
-    def touched(self) -> list[set[int]]:
+    def touched(self) -> list[set[int]] | None:
         """The hit sets of the code objects that had a LINE event since the last new_context().
 
         Every hit goes through the callback, which marks its code object fired: no other set can have new lines.
@@ -168,7 +168,11 @@ class MonitorEngine:
         """
         table = self._table
         sets: dict[int, set[int]] = {}
-        for key in tuple(self._fired):  # tuple() copies without running Python code: safe against callbacks
+        try:
+            keys = tuple(self._fired)  # copied in C, with the GIL held throughout: no callback can run meanwhile
+        except RuntimeError:  # changed size while copied (an interpreter without the GIL): look at every file
+            return None
+        for key in keys:
             hits = table.get(key)
             if hits is not None:
                 sets[id(hits)] = hits
