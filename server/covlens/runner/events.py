@@ -230,7 +230,8 @@ def to_line(event: Event) -> str:
 
 
 # The two events every test sends, written without building the event and its dicts first: to_line's result,
-# character for character (tests/runner/test_events.py holds them to it), in about half its time.
+# character for character (tests/runner/test_runner_events.py holds them to it). In the worker, between tests, a
+# TestFinished line took 12 us through to_line and takes 8 us this way (boltons, contexts off).
 _string = json.encoder.encode_basestring_ascii  # what the encoder above writes a str with
 
 
