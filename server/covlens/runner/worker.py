@@ -90,12 +90,9 @@ def fd_sender(fd: int) -> Callable[[str], None]:
         if _identity(fd) != identity:
             raise OSError(f"fd {fd} is no longer covlens's event pipe")
         data = (line + "\n").encode("utf-8")
-        written = os.write(fd, data)  # a line fits the pipe at once, but for a large event or a signal
-        if written < len(data):
-            view = memoryview(data)[written:]
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+        while data:  # one write as a rule; a large event or a signal may cut it short (the rest is then copied)
+            written = os.write(fd, data)
+            data = data[written:]
 
     return send
 
