@@ -202,19 +202,21 @@ class CovlensPlugin:
         state = self.state
         nodeid = item.nodeid
         path, line = _item_place(item)
+        # What is sent between two tests is held, and leaves in one write with the next TestStarted (or at the end
+        # of the session): only pytest's own loop runs in between.
         previous, hits = state.switch_context(nodeid)
-        state.report_context(previous, hits)
-        state.report_files()
+        state.report_context(previous, hits, hold=True)
+        state.report_files(hold=True)
         record = self._records[nodeid] = _TestRecord()
         state.writer.emit_line(ev.test_started_line(nodeid, path, line, state.worker))
         outcome = yield
         _, hits = state.switch_context(COLLECTION_CONTEXT)
         state.ensure_first()
-        state.report_files()
+        state.report_files(hold=True)
         self._records.pop(nodeid, None)
         stopped = outcome.excinfo[1] if outcome.excinfo else None
         result = self._outcome(item, record, path, line, stopped)
-        state.writer.emit_line(ev.test_finished_line(result, hits, state.worker))
+        state.writer.emit_line(ev.test_finished_line(result, hits, state.worker), hold=True)
         if stopped is not None:
             state.interrupted = (f"{type(stopped).__name__} raised in {nodeid} stopped pytest; "
                                  "the tests after it did not run")
@@ -308,6 +310,7 @@ class CovlensPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
         # After the plain implementations (session-scoped fixtures are torn down there, and their lines count), and,
         # as the innermost wrapper, before xdist's own wrapper tells the controller that this worker is done.
+        self.state.writer.flush()  # the last test's outcome, before any other plugin's end-of-session work
         yield
         self.state.finalize()
 

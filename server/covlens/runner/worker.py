@@ -50,13 +50,19 @@ PYTEST_EXIT_MESSAGES = {
 
 
 class EventWriter:
-    """Writes events as JSON lines to one sink, from any thread; silent in forked children and once the sink broke."""
+    """Writes events as JSON lines to one sink, from any thread; silent in forked children and once the sink broke.
+
+    A line may be held (`hold=True`) instead of written: it goes out in the same write as the next line written, or
+    at `flush()`. The plugin holds what it sends between two tests (a test's outcome, the next one's file facts),
+    which its next TestStarted follows within microseconds: one write per test instead of two.
+    """
 
     def __init__(self, send: Callable[[str], None]) -> None:
         self._send = send
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._broken = False
+        self._held: list[str] = []
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._forked)
 
@@ -64,20 +70,43 @@ class EventWriter:
         # A test forked: the child shares our sink, but must never write into it (nor wait on our lock).
         self._lock = threading.Lock()
         self._broken = True
+        self._held = []
 
-    def emit(self, event: ev.Event) -> None:
-        self.emit_line(ev.to_line(event))
+    def emit(self, event: ev.Event, *, hold: bool = False) -> None:
+        self.emit_line(ev.to_line(event), hold=hold)
 
-    def emit_line(self, line: str) -> None:
+    def emit_line(self, line: str, *, hold: bool = False) -> None:
+        """Write `line`, after the lines held so far (one write); with `hold`, keep it for the next write."""
         if self._broken or os.getpid() != self._pid:
             return
         with self._lock:
-            try:
-                self._send(line)
-            except (OSError, ValueError, EOFError):
-                self._broken = True  # the session is gone; keep running the tests quietly
-            except Exception:  # noqa: BLE001 - e.g. execnet's channel closed: same thing
-                self._broken = True
+            held = self._held
+            if hold:
+                held.append(line)
+                return
+            if held:
+                held.append(line)
+                line = "\n".join(held)
+                held.clear()
+            self._write(line)
+
+    def flush(self) -> None:
+        """Write the lines held so far, if any."""
+        if self._broken or os.getpid() != self._pid:
+            return
+        with self._lock:
+            if self._held:
+                line = "\n".join(self._held)
+                self._held.clear()
+                self._write(line)
+
+    def _write(self, line: str) -> None:
+        try:
+            self._send(line)
+        except (OSError, ValueError, EOFError):
+            self._broken = True  # the session is gone; keep running the tests quietly
+        except Exception:  # noqa: BLE001 - e.g. execnet's channel closed: same thing
+            self._broken = True
 
 
 def fd_sender(fd: int) -> Callable[[str], None]:
@@ -122,6 +151,7 @@ class WorkerState:
         self._files_dirty = False
         self._sent_files: dict[str, FileLines] = {}
         self._sent_decisions: set[Decision] = set()
+        self._hold_decisions = False
 
     # -- hook ------------------------------------------------------------------------------------------------
 
@@ -133,6 +163,15 @@ class WorkerState:
         would — `stdlib`, `third-party`..., never `already-imported` — so it does not see them while it installs,
         and they are then recorded as its finder records an import (see `_record_preimported`).
         """
+        # A decision for every module imported so far (hundreds): held, and sent in one write at the end.
+        self._hold_decisions = True
+        try:
+            self._install(preimported)
+        finally:
+            self._hold_decisions = False
+            self.writer.flush()
+
+    def _install(self, preimported: Sequence[str]) -> None:
         try:
             from covlens.instrument.hook import Instrumenter
 
@@ -194,7 +233,7 @@ class WorkerState:
             self._sent_decisions.add(decision)
             if decision.instrumented or decision.action == "not-imported":
                 self._files_dirty = True
-        self.writer.emit(ev.DecisionMade(decision))
+        self.writer.emit(ev.DecisionMade(decision), hold=self._hold_decisions)
 
     def notice(self, message: str) -> None:
         self.writer.emit(ev.Notice(message))
@@ -227,8 +266,9 @@ class WorkerState:
             self.notice("a test removed covlens's import hook from sys.meta_path; it was put back, "
                         "modules imported meanwhile ran unmeasured")
 
-    def report_files(self, force: bool = False) -> None:
-        """Send the line facts of files measured since the last call (cheap when nothing new was imported)."""
+    def report_files(self, force: bool = False, *, hold: bool = False) -> None:
+        """Send the line facts of files measured since the last call (cheap when nothing new was imported); `hold`
+        as for EventWriter.emit."""
         if self.instrumenter is None or not (force or self._files_dirty):
             return
         self._files_dirty = False
@@ -241,17 +281,23 @@ class WorkerState:
         for fl in new:
             self._sent_files[fl.path] = fl
         if new:
-            self.writer.emit(ev.FilesMeasured(new))
+            self.writer.emit(ev.FilesMeasured(new), hold=hold)
 
-    def report_context(self, context: str, hits: dict[str, frozenset[int]]) -> None:
+    def report_context(self, context: str, hits: dict[str, frozenset[int]], *, hold: bool = False) -> None:
         if hits:
-            self.writer.emit(ev.ContextHits(context, hits))
+            self.writer.emit(ev.ContextHits(context, hits), hold=hold)
 
     def finalize(self) -> None:
         """End of the session in this process: last hits outside tests, not-imported files, uninstall. Idempotent."""
         if self.finished:
             return
         self.finished = True
+        try:
+            self._finish_measuring()
+        finally:
+            self.writer.flush()  # the last test's outcome, held, when nothing else was sent after it
+
+    def _finish_measuring(self) -> None:
         if self.instrumenter is None:
             return
         previous, hits = self.switch_context(COLLECTION_CONTEXT, final=True)
