@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.abc
 import importlib.util
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import CodeType, ModuleType
 
@@ -159,6 +160,45 @@ def test_a_code_object_whose_every_line_ran_has_its_events_off_until_the_next_co
     mod.squares(2)
     assert target.hits == {2, 3}  # every line recorded afresh in the new context
     assert sys.monitoring.get_local_events(engine.tool_id, code) == 0
+
+
+def _collections_started_by(call: Callable[[], object]) -> list[int]:
+    """The garbage collections `call` starts when the young generation is exactly at its threshold: any object it
+    allocates that the collector tracks starts one."""
+    started: list[int] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    threshold = gc.get_threshold()
+    gc.collect()
+    keep: list[list[int]] = []
+    try:
+        gc.set_threshold(500)
+        while gc.get_count()[0] < 500:
+            keep.append([])
+        gc.callbacks.append(on_gc)
+        try:
+            call()
+        finally:
+            gc.callbacks.remove(on_gc)
+    finally:
+        gc.set_threshold(*threshold)
+    return started
+
+
+def test_the_line_callback_starts_no_garbage_collection_once_a_code_object_has_run(engine: MonitorEngine) -> None:
+    # A test that re-enables the collector with a million young objects, then collects: a collection started by
+    # covlens in between costs milliseconds plain pytest never spends (boltons' gcutils tests did).
+    target = fresh_hits()
+    mod = load(engine, "def step(a):\n    b = a + 1\n    return b\n", target)
+    mod.step(1)  # the first events of a code object make its line masks (once)
+    engine.new_context()
+    assert _collections_started_by(lambda: mod.step(1)) == []
+    assert target.hits == {1, 2, 3}
+    assert sys.monitoring.get_local_events(engine.tool_id, mod.step.__code__) == 0  # every line ran: switched off
+    assert _collections_started_by(set) == [0]  # the probe sees an allocation
 
 
 def test_a_code_object_with_lines_still_unrun_keeps_recording_them(engine: MonitorEngine) -> None:

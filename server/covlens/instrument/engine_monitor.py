@@ -19,15 +19,21 @@ CANDIDATE_TOOL_IDS = (3, 4)
 TOOL_NAME = "covlens"
 
 
-def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unseen: dict[int, set[int]],
-                   lines_of: dict[int, frozenset[int]], off: set[int], lock: Any,
+def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unseen: dict[int, int],
+                   masks: dict[int, tuple[dict[int, int], int]], off: set[int], lock: Any,
                    tool: int) -> Callable[[CodeType, int], Any]:
-    """The LINE callback: the hot path, so every name it touches is a fast local bound here."""
+    """The LINE callback: the hot path, so every name it touches is a fast local bound here.
+
+    It allocates no object the garbage collector tracks, except once per code object ever (its line masks): an
+    allocation can start a collection, and one started by covlens at the wrong moment (right after a test's
+    `gc.enable()`, with a million young objects) cost boltons' suite a 7 ms collection that plain pytest never runs.
+    """
     disable = sys.monitoring.DISABLE
     set_local_events = sys.monitoring.set_local_events
 
     def on_line(code: CodeType, line: int, _table: dict[int, set[int]] = table, _fired: dict[int, CodeType] = fired,
-                _unseen: dict[int, set[int]] = unseen, _id: Any = id, _disable: Any = disable) -> Any:
+                _unseen: dict[int, int] = unseen, _masks: dict[int, tuple[dict[int, int], int]] = masks,
+                _id: Any = id, _disable: Any = disable) -> Any:
         # Keyed by id(code), not by the code object: code objects compare by content (two identical
         # functions in different files are equal, and hashing one walks its constants every time).
         # The engine keeps every registered code object alive, so an id is never reused while it is a key.
@@ -35,13 +41,17 @@ def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unsee
             key = _id(code)
             _table[key].add(line)
             _fired[key] = code  # its events need re-arming at the next context
-            left = _unseen.get(key)
-            if left is None:
-                left = _unseen[key] = set(_event_lines(code, lines_of))
-            left.discard(line)
-            if not left and lock.acquire(blocking=False):  # never wait: this may run inside new_context()
-                try:
-                    if _unseen.get(key) is left:  # not re-armed for a new context meanwhile
+            mask = _masks.get(key)
+            if mask is None:
+                mask = _masks[key] = _line_bits(code)
+            bits, full = mask
+            # The lines of it not yet seen in this context, as bits of an int: ints are not tracked by the
+            # collector, where a set per code object per context was.
+            left = _unseen.get(key, full) & ~bits.get(line, 0)
+            _unseen[key] = left
+            if not left and lock.acquire(False):  # never wait: this may run inside new_context(). Positional:
+                try:  # a keyword argument would allocate a dict for it.
+                    if _unseen.get(key) == 0:  # not re-armed for a new context meanwhile
                         # Every line of it has run in this context: its events go off altogether. DISABLE only
                         # removes the probe an event came from; a loop that jumps back within one line (a
                         # comprehension, `for x in y: f(x)`) keeps its probe, which CPython checks on every
@@ -62,21 +72,22 @@ def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unsee
 _RESUME = dis.opmap["RESUME"]
 
 
-def _event_lines(code: CodeType, cache: dict[int, frozenset[int]]) -> frozenset[int]:
+def _event_lines(code: CodeType) -> frozenset[int]:
     """Every line a LINE event of `code` can report (a superset: lines of code that never runs too), without its
     prologue up to the first RESUME, which CPython never probes (a function's `def` line)."""
-    key = id(code)
-    found = cache.get(key)
-    if found is None:
-        raw = code.co_code
-        after_resume = 0
-        for offset in range(0, len(raw), 2):
-            if raw[offset] == _RESUME:
-                after_resume = offset + 2
-                break
-        found = cache[key] = frozenset(
-            line for start, _end, line in code.co_lines() if line is not None and start >= after_resume)
-    return found
+    raw = code.co_code
+    after_resume = 0
+    for offset in range(0, len(raw), 2):
+        if raw[offset] == _RESUME:
+            after_resume = offset + 2
+            break
+    return frozenset(line for start, _end, line in code.co_lines() if line is not None and start >= after_resume)
+
+
+def _line_bits(code: CodeType) -> tuple[dict[int, int], int]:
+    """One bit per line of `_event_lines(code)`: line -> its bit, and every bit set."""
+    bits = {line: 1 << index for index, line in enumerate(sorted(_event_lines(code)))}
+    return bits, (1 << len(bits)) - 1
 
 
 def _claim_tool_id() -> int:
@@ -117,9 +128,10 @@ class MonitorEngine:
         self._table: dict[int, set[int]] = {}
         # id(code) -> code, for every code object that disabled a line event since the last new_context().
         self._fired: dict[int, CodeType] = {}
-        # id(code) -> its lines not yet seen in this context (from its first event on): empty, its events go off.
-        self._unseen: dict[int, set[int]] = {}
-        self._lines_of: dict[int, frozenset[int]] = {}  # id(code) -> _event_lines(code)
+        # id(code) -> the bits of its lines not yet seen in this context (from its first event on; see
+        # _line_bits): 0, its events go off.
+        self._unseen: dict[int, int] = {}
+        self._masks: dict[int, tuple[dict[int, int], int]] = {}  # id(code) -> _line_bits(code)
         self._off: set[int] = set()  # ids of the code objects switched off in this context: re-armed by one call
         # Strong references keep every registered id valid (and let close() switch their events off).
         self._codes: list[CodeType] = []
@@ -127,7 +139,7 @@ class MonitorEngine:
         self._closed = False
         try:
             monitoring.register_callback(self._tool, self._events,
-                                         _line_callback(self._table, self._fired, self._unseen, self._lines_of,
+                                         _line_callback(self._table, self._fired, self._unseen, self._masks,
                                                        self._off, self._lock, self._tool))
         except BaseException:
             monitoring.free_tool_id(self._tool)
@@ -225,5 +237,5 @@ class MonitorEngine:
                 self._codes.clear()
                 self._table.clear()
                 self._unseen.clear()
-                self._lines_of.clear()
+                self._masks.clear()
                 self._off.clear()
