@@ -19,21 +19,21 @@ CANDIDATE_TOOL_IDS = (3, 4)
 TOOL_NAME = "covlens"
 
 
-def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unseen: dict[int, int],
-                   masks: dict[int, tuple[dict[int, int], int]], off: set[int], lock: Any,
+def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unseen: dict[int, set[int]],
+                   lines_of: dict[int, frozenset[int]], off: set[int], lock: Any,
                    tool: int) -> Callable[[CodeType, int], Any]:
     """The LINE callback: the hot path, so every name it touches is a fast local bound here.
 
-    It allocates no object the garbage collector tracks, except once per code object ever (its line masks): an
-    allocation can start a collection, and one started by covlens at the wrong moment (right after a test's
-    `gc.enable()`, with a million young objects) cost boltons' suite a 7 ms collection that plain pytest never runs.
+    It allocates no object the garbage collector tracks, except once per code object ever (its set of unseen lines,
+    refilled in place by new_context): an allocation can start a collection, and one started by covlens at the
+    wrong moment (right after a test's `gc.enable()`, with a million young objects) cost boltons' suite a 7 ms
+    collection that plain pytest never runs.
     """
     disable = sys.monitoring.DISABLE
     set_local_events = sys.monitoring.set_local_events
 
     def on_line(code: CodeType, line: int, _table: dict[int, set[int]] = table, _fired: dict[int, CodeType] = fired,
-                _unseen: dict[int, int] = unseen, _masks: dict[int, tuple[dict[int, int], int]] = masks,
-                _id: Any = id, _disable: Any = disable) -> Any:
+                _unseen: dict[int, set[int]] = unseen, _id: Any = id, _disable: Any = disable) -> Any:
         # Keyed by id(code), not by the code object: code objects compare by content (two identical
         # functions in different files are equal, and hashing one walks its constants every time).
         # The engine keeps every registered code object alive, so an id is never reused while it is a key.
@@ -41,17 +41,16 @@ def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unsee
             key = _id(code)
             _table[key].add(line)
             _fired[key] = code  # its events need re-arming at the next context
-            mask = _masks.get(key)
-            if mask is None:
-                mask = _masks[key] = _line_bits(code)
-            bits, full = mask
-            # The lines of it not yet seen in this context, as bits of an int: ints are not tracked by the
-            # collector, where a set per code object per context was.
-            left = _unseen.get(key, full) & ~bits.get(line, 0)
-            _unseen[key] = left
-            if not left and lock.acquire(False):  # never wait: this may run inside new_context(). Positional:
-                try:  # a keyword argument would allocate a dict for it.
-                    if _unseen.get(key) == 0:  # not re-armed for a new context meanwhile
+            left = _unseen.get(key)
+            if left is None:
+                lines = lines_of[key] = _event_lines(code)
+                left = _unseen[key] = set(lines)
+            left.discard(line)
+            # Positional: a keyword argument would allocate a dict for it. Never wait: this may run inside
+            # new_context().
+            if not left and lock.acquire(False):
+                try:
+                    if not left:  # not refilled by new_context meanwhile
                         # Every line of it has run in this context: its events go off altogether. DISABLE only
                         # removes the probe an event came from; a loop that jumps back within one line (a
                         # comprehension, `for x in y: f(x)`) keeps its probe, which CPython checks on every
@@ -82,12 +81,6 @@ def _event_lines(code: CodeType) -> frozenset[int]:
             after_resume = offset + 2
             break
     return frozenset(line for start, _end, line in code.co_lines() if line is not None and start >= after_resume)
-
-
-def _line_bits(code: CodeType) -> tuple[dict[int, int], int]:
-    """One bit per line of `_event_lines(code)`: line -> its bit, and every bit set."""
-    bits = {line: 1 << index for index, line in enumerate(sorted(_event_lines(code)))}
-    return bits, (1 << len(bits)) - 1
 
 
 def _claim_tool_id() -> int:
@@ -128,10 +121,10 @@ class MonitorEngine:
         self._table: dict[int, set[int]] = {}
         # id(code) -> code, for every code object that disabled a line event since the last new_context().
         self._fired: dict[int, CodeType] = {}
-        # id(code) -> the bits of its lines not yet seen in this context (from its first event on; see
-        # _line_bits): 0, its events go off.
-        self._unseen: dict[int, int] = {}
-        self._masks: dict[int, tuple[dict[int, int], int]] = {}  # id(code) -> _line_bits(code)
+        # id(code) -> its lines not yet seen in this context (from its first event on): empty, its events go off.
+        # new_context refills the set in place: the callback never makes a new one for a code object seen before.
+        self._unseen: dict[int, set[int]] = {}
+        self._lines_of: dict[int, frozenset[int]] = {}  # id(code) -> _event_lines(code), for the refills
         self._off: set[int] = set()  # ids of the code objects switched off in this context: re-armed by one call
         # Strong references keep every registered id valid (and let close() switch their events off).
         self._codes: list[CodeType] = []
@@ -139,7 +132,7 @@ class MonitorEngine:
         self._closed = False
         try:
             monitoring.register_callback(self._tool, self._events,
-                                         _line_callback(self._table, self._fired, self._unseen, self._masks,
+                                         _line_callback(self._table, self._fired, self._unseen, self._lines_of,
                                                        self._off, self._lock, self._tool))
         except BaseException:
             monitoring.free_tool_id(self._tool)
@@ -202,8 +195,9 @@ class MonitorEngine:
         monitoring = sys.monitoring
         fired = self._fired
         off = self._off
+        unseen = self._unseen
+        lines_of = self._lines_of
         with self._lock:
-            self._unseen.clear()
             # One popitem at a time: a callback in another thread may add a code object meanwhile, and it must be
             # re-armed now or at the next context, never dropped. (A callback's insert and its DISABLE happen with
             # the GIL held throughout: no re-arm can fall between them.)
@@ -214,6 +208,9 @@ class MonitorEngine:
                     break
                 # Each call re-instruments the code object (~0.6 us for a hundred instructions): one suffices for
                 # those already off.
+                left = unseen.get(key)
+                if left is not None:
+                    left |= lines_of[key]  # in place: no new set in the callback
                 if key not in off:
                     monitoring.set_local_events(self._tool, code, 0)
                 monitoring.set_local_events(self._tool, code, self._events)
@@ -237,5 +234,5 @@ class MonitorEngine:
                 self._codes.clear()
                 self._table.clear()
                 self._unseen.clear()
-                self._masks.clear()
+                self._lines_of.clear()
                 self._off.clear()
