@@ -193,7 +193,7 @@ def test_the_line_callback_starts_no_garbage_collection_once_a_code_object_has_r
     # covlens in between costs milliseconds plain pytest never spends (boltons' gcutils tests did).
     target = fresh_hits()
     mod = load(engine, "def step(a):\n    b = a + 1\n    return b\n", target)
-    mod.step(1)  # the first events of a code object make its line masks (once)
+    mod.step(1)  # the first event of a code object makes its set of unseen lines (once)
     engine.new_context()
     assert _collections_started_by(lambda: mod.step(1)) == []
     assert target.hits == {1, 2, 3}
