@@ -170,7 +170,7 @@ class ServerPhase:
         await self._probe_until_end(client, prober, first)
         result.first_run = {"run_id": first.run_id, "scope": first.scope, "state": first.state,
                             "total": first.total, "seconds": first.ended - first.started,
-                            "from_initialized": first.ended - started}
+                            "from_initialized": first.ended - started, **_gutters_of(client, first)}
         self.say(f"covlens: first run {first.state} in {first.ended - first.started:.1f} s")
         await self._settle(client, prober)
         for number, function in enumerate(self.edits, start=1):
@@ -265,3 +265,17 @@ class ServerPhase:
 
 def _fmt(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds:.2f} s"
+
+
+def _gutters_of(client: LspClient, run: Run) -> dict[str, Any]:
+    """When each file's fresh gutter from `run` arrived, in seconds from its start (its first fileCoverage with the
+    run's id), and how many files it published before its end: those it sent twice, once settled mid-run and
+    again with every file at the end."""
+    first: dict[str, float] = {}
+    sent: dict[str, int] = {}
+    for message in client.messages:
+        params = message.params or {}
+        if message.method == "covlens/fileCoverage" and params.get("runId") == run.run_id:
+            first.setdefault(params["uri"], message.at - run.started)
+            sent[params["uri"]] = sent.get(params["uri"], 0) + 1
+    return {"gutters": sorted(first.values()), "settled_files": sum(1 for n in sent.values() if n > 1)}

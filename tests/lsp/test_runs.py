@@ -133,3 +133,28 @@ async def test_a_command_sent_right_after_initialized_waits_for_start_up_instead
     assert started["runId"] == done["runId"] and done["counts"] == {"passed": 7}
     explained = await client.command("covlens.explain", "shop.cart")
     assert explained["decision"]["module"] == "shop.cart"
+
+
+async def test_a_run_of_every_test_publishes_each_file_once_the_tests_that_ran_it_are_done(serve: Start, tmp_path):
+    root = copy_project("settling", tmp_path)
+    (root / "go").touch()
+    Store(root).record(await Session(load(root)).run())  # which tests run which file: known from an earlier run
+    (root / "go").unlink()
+    client = await serve(root, init={"autoRun": False})
+    mark = client.inbox.mark()
+    run_id = (await client.command("covlens.runAll"))["runId"]
+
+    # test_b_late waits for `go`: whatever is published meanwhile is published mid-run.
+    after, early = await client.coverage_of("app/early.py", mark, lambda p: p["runId"] == run_id)
+    assert all(p["state"] == "running" for p in client.inbox.all("covlens/runStatus", mark) if p["runId"] == run_id)
+    assert not [p for p in client.inbox.all("covlens/fileCoverage", mark)
+                if p["uri"] == client.uri("app/late.py") and p["runId"] == run_id]
+    assert (early["missed"], early["hits"], early["stale"]) == ([6], {"4": 1, "5": 1}, False)
+
+    (root / "go").touch()
+    _, done = await client.run_complete(mark)
+    assert done["runId"] == run_id
+    _, final = await client.coverage_of("app/early.py", after, lambda p: p["runId"] == run_id)
+    assert final == early  # the end of the run says the same of it
+    _, late = await client.coverage_of("app/late.py", mark, lambda p: p["runId"] == run_id)
+    assert (late["missed"], late["hits"], late["stale"]) == ([], {"4": 1}, False)

@@ -97,6 +97,15 @@ def test_hits_count_the_tests_per_line_and_import_time_lines_are_executed_withou
     assert store.tests_for_line(project.calc, 1) == []  # import time belongs to no test
 
 
+def test_the_tests_of_each_file_are_those_that_ran_a_line_of_it_import_time_aside(project):
+    store = Store(project.root)
+    store.record(project.result(
+        outcomes={ADD: "passed", SUB: "passed"},
+        hits={COLLECTION_CONTEXT: {project.calc: [1, 5], project.init: [1]}, ADD: {project.calc: [2]},
+              SUB: {project.calc: [2, 6]}}))
+    assert store.tests_by_file() == {project.calc: frozenset({ADD, SUB})}
+
+
 def test_line_hits_are_stored_as_coverage_numbits(project):
     store = Store(project.root)
     store.record(project.result())

@@ -30,6 +30,7 @@ from covlens.model import CANCELLED, COMPLETE, ERROR, RUNNING, FileCoverage, Run
 from covlens.runner import events as ev
 from covlens.runner import selection as select
 from covlens.runner.session import Session
+from covlens.runner.settled import SettledFiles
 from covlens.runner.warm import PRELOAD_REASONS, WarmWorker
 from covlens.store import ProjectCoverage, Store, StoreError
 from covlens.watch.observer import IgnoreRules, ProjectObserver
@@ -56,6 +57,7 @@ class LiveRun:
     done: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     measured_texts: dict[str, str | None] = field(default_factory=dict)  # open documents' text on disk at start
+    settled: SettledFiles | None = None  # a run of every test: publishes each file as soon as its tests are done
 
 
 class Coordinator:
@@ -344,6 +346,7 @@ class Coordinator:
             selection, live.scope = await self._choose(request, config)
             clock.append(time.perf_counter())
             live.measured_texts = {doc.path: _read(doc.path) for doc in self.docs}
+            live.settled = await self._settling(live.scope, config)
             started_ns = time.time_ns()
             self._status.update(self._live_status(RUNNING, "Starting the tests…"), force=True)
             await live.progress.begin("Starting the tests…")
@@ -411,6 +414,21 @@ class Coordinator:
         self._owed |= set(plan.selection.only or ())
         return plan.selection, AFFECTED
 
+    async def _settling(self, scope: str, config: Config) -> SettledFiles | None:
+        """For a run of every test: what tells, as its tests finish, which files it has settled (see SettledFiles).
+
+        It needs each test's lines in the store from an earlier run, and per-test contexts in this one. A run of
+        some tests (affected, or asked for) adds to the stored lines of the others instead: it publishes at its end.
+        """
+        if scope not in (ALL, FOLLOW_UP) or not config.contexts or self.store is None:
+            return None
+        try:
+            expected = await asyncio.to_thread(self.store.tests_by_file)
+        except StoreError as exc:
+            log.warning("files are published when the run ends: %s", exc)
+            return None
+        return SettledFiles(expected) if expected else None
+
     def _plan(self, changed: Iterable[str], config: Config) -> select.Plan:
         """(In a thread.) Plan the affected run and move the stored lines of the edited files with the edits."""
         assert self.store is not None
@@ -476,13 +494,25 @@ class Coordinator:
         self.publisher.stale = False
         self.publisher.run_id = run_id
         for coverage in files:
-            uri = self.publisher.update(coverage)
-            if uri is None:
-                continue
+            uri = self._take_fresh(coverage, measured_texts)
+            if uri is not None:
+                self.publisher.coverage(uri)
+
+    def _publish_settled(self, coverage: FileCoverage, live: LiveRun) -> None:
+        """A file the running run has settled: its fresh coverage now rather than when the run ends."""
+        uri = self._take_fresh(coverage, live.measured_texts, settled_by=live.run_id)
+        if uri is not None:
+            self._publish_file(uri)
+
+    def _take_fresh(self, coverage: FileCoverage, measured_texts: dict[str, str | None],
+                    settled_by: str | None = None) -> str | None:
+        """Show one file's fresh coverage, mapped onto its open document from the text it was measured on; its uri."""
+        uri = self.publisher.update(coverage, settled_by=settled_by)
+        if uri is not None:
             doc = self.docs.get(uri)
             if doc is not None and doc.path in measured_texts:
                 doc.measured_on(measured_texts[doc.path])
-            self.publisher.coverage(uri)
+        return uri
 
     async def _refresh_project(self) -> None:
         assert self.store is not None
@@ -501,6 +531,9 @@ class Coordinator:
         live = self.live
         if live is None or self._closed:
             return
+        if live.settled is not None:
+            for coverage in live.settled.add(event):
+                self._publish_settled(coverage, live)
         if isinstance(event, ev.Collected):
             live.total = event.total
         elif isinstance(event, ev.TestFinished):

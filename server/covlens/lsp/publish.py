@@ -142,6 +142,8 @@ class Publisher:
         self.files: dict[str, FileView] = {}  # uri -> view
         self.stale = True  # the results on screen are not from a complete run of this session
         self.run_id: str | None = None  # the run the results on screen come from
+        # uri -> the running run that settled the file (see `update`): fresh, whatever `stale` says of the rest.
+        self.settled: dict[str, str] = {}
         self.closed = False
         self._decisions: dict[str, list[types.Diagnostic]] = {}
         self._sent: dict[str, list[types.Diagnostic]] = {}
@@ -161,14 +163,20 @@ class Publisher:
                 if uri not in views and self._at.contains(path):
                     views[uri] = FileView(path, coverage.decision, coverage)
         self.files = views
+        self.settled = {}
         self.explain(settings, doc_uri)
 
-    def update(self, coverage: FileCoverage) -> str | None:
-        """Take one measured file's fresh coverage ahead of the whole project (see `load`); its uri, if shown."""
+    def update(self, coverage: FileCoverage, *, settled_by: str | None = None) -> str | None:
+        """Take one measured file's fresh coverage ahead of the whole project (see `load`); its uri, if shown.
+
+        `settled_by`: the id of the run, still going, that settled the file; it is published as that run's, not
+        stale, until the next `load`."""
         if not self._at.contains(coverage.path):
             return None
         uri = self._at.uri(coverage.path)
         self.files[uri] = FileView(coverage.path, coverage.decision, coverage)
+        if settled_by is not None:
+            self.settled[uri] = settled_by
         return uri
 
     def explain(self, settings: Settings, doc_uri: str) -> None:
@@ -182,7 +190,7 @@ class Publisher:
     def is_stale(self, uri: str) -> bool:
         """Whether the lines of `uri` come from the store or an unfinished run, or were moved by edits."""
         doc = self._docs.get(uri)
-        return self.stale or bool(doc and doc.moved)
+        return (self.stale and uri not in self.settled) or bool(doc and doc.moved)
 
     def coverage(self, uri: str) -> None:
         """Send the `covlens/fileCoverage` of `uri` (nothing when covlens knows nothing of it)."""
@@ -192,7 +200,7 @@ class Publisher:
         doc = self._docs.get(uri)
         self._ls.protocol.notify(FILE_COVERAGE, file_coverage(
             uri, view.decision, view.coverage, version=doc.version if doc else None, stale=self.is_stale(uri),
-            run_id=self.run_id, line_map=doc.line_map if doc and doc.moved else None))
+            run_id=self.settled.get(uri, self.run_id), line_map=doc.line_map if doc and doc.moved else None))
 
     def all_uris(self, failures: Iterable[TestOutcome], config_error: ConfigError | None) -> set[str]:
         """Every uri that has, or had, something published."""

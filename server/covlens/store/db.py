@@ -474,6 +474,16 @@ class Store:
                                  (path, COLLECTION_CONTEXT))}
         return self._guarded(read)
 
+    def tests_by_file(self) -> dict[str, frozenset[str]]:
+        """The tests whose latest run executed each file: path -> nodeids (import-time lines not counted)."""
+        def read(conn: sqlite3.Connection) -> dict[str, frozenset[str]]:
+            found: dict[str, set[str]] = {}
+            for path, context in conn.execute("SELECT path, context FROM hits WHERE context != ?",
+                                              (COLLECTION_CONTEXT,)):
+                found.setdefault(path, set()).add(context)
+            return {path: frozenset(tests) for path, tests in found.items()}
+        return self._guarded(read)
+
     def test_ids(self) -> dict[str, str]:
         """Every known test's latest outcome, by nodeid."""
         return self._guarded(lambda conn: dict(conn.execute("SELECT nodeid, outcome FROM tests").fetchall()))
