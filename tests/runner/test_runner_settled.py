@@ -60,8 +60,8 @@ def test_a_file_no_stored_test_ran_is_left_to_the_end_of_the_run() -> None:
 def test_a_file_no_longer_instrumented_is_left_to_the_end_of_the_run() -> None:
     settled = SettledFiles({A: {"t1"}})
     skipped = ev.DecisionMade(make("app.a", A, "excluded", "matches 'app/a.py'"))
-    assert feed(settled, skipped, facts(A, {1}), finished("t1", {A: {1}})) == []
-    assert settled.waiting == 0
+    assert feed(settled, skipped, finished("t1", {A: {1}})) == []
+    assert settled.waiting == 0  # no line facts come for it: nothing is left waiting for them
 
 
 async def test_each_settled_file_has_the_coverage_the_store_gives_it_once_the_run_is_recorded(tmp_path: Path) -> None:

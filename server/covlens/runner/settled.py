@@ -76,13 +76,14 @@ class SettledFiles:
         settled = []
         for path in sorted(self._ready):
             lines, decision = self._lines.get(path), self._decisions.get(path)
-            if lines is None or decision is None:
-                continue
-            self._ready.discard(path)
-            if decision.action != INSTRUMENTED:
+            if decision is not None and decision.action != INSTRUMENTED:
+                # Not measured this time (excluded since, a pragma...), so no line facts will come: the end of the
+                # run says what became of it.
+                self._ready.discard(path)
                 self._hits.pop(path, None)
-                continue  # not measured this time (excluded since, a pragma...): the end of the run says so
-            settled.append(_coverage(lines, decision, self._hits.pop(path, {})))
+            elif lines is not None and decision is not None:
+                self._ready.discard(path)
+                settled.append(_coverage(lines, decision, self._hits.pop(path, {})))
         return settled
 
 
