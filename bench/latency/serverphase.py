@@ -268,14 +268,15 @@ def _fmt(seconds: float | None) -> str:
 
 
 def _gutters_of(client: LspClient, run: Run) -> dict[str, Any]:
-    """When each file's fresh gutter from `run` arrived, in seconds from its start (its first fileCoverage with the
-    run's id), and how many files it published before its end: those it sent twice, once settled mid-run and
-    again with every file at the end."""
+    """When each measured file's fresh gutter from `run` arrived, in seconds from its start (its first fileCoverage
+    with the run's id), and how many it published before its end: those it sent twice, once settled mid-run and
+    again with every file at the end. Files covlens does not measure (tests, skipped modules) come at the end."""
     first: dict[str, float] = {}
     sent: dict[str, int] = {}
     for message in client.messages:
         params = message.params or {}
-        if message.method == "covlens/fileCoverage" and params.get("runId") == run.run_id:
+        if (message.method == "covlens/fileCoverage" and params.get("runId") == run.run_id
+                and params.get("decision", {}).get("action") == "instrumented"):
             first.setdefault(params["uri"], message.at - run.started)
             sent[params["uri"]] = sent.get(params["uri"], 0) + 1
     return {"gutters": sorted(first.values()), "settled_files": sum(1 for n in sent.values() if n > 1)}

@@ -154,10 +154,11 @@ def section_latency(raw: dict[str, Any]) -> list[str]:
             f"{seconds(watcher_first.get('seconds'))}."]
     gutters = first.get("gutters")
     if gutters:  # recorded since the server publishes files as a run of every test settles them
-        out[-1] += (f" During the server's first run, {first.get('settled_files', 0)} of {len(gutters)} files were "
-                    f"published before it ended, each as soon as the tests that ran it (in the store `covlens run` "
-                    f"filled) had finished: half the files had their fresh gutter {seconds(percentile(gutters, 50))} "
-                    f"after the run started, 90% by {seconds(percentile(gutters, 90))}.")
+        out[-1] += (f" During the server's first run, {first.get('settled_files', 0)} of the {len(gutters)} measured "
+                    f"files were published before it ended, each as soon as the tests that ran it (in the store "
+                    f"`covlens run` filled) had finished: half of them had their fresh gutter "
+                    f"{seconds(percentile(gutters, 50))} after the run started, 90% by "
+                    f"{seconds(percentile(gutters, 90))}.")
     out += ["", "### Each edit", "",
             "| # | function | new line | covlens gutter | covlens run end | covlens idle | runs the save started "
             "| ptw LCOV | ptw pytest end |", "|---:|---|---:|---:|---:|---:|---|---:|---:|"]
