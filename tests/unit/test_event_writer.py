@@ -91,3 +91,23 @@ def test_installing_the_hook_sends_the_decisions_for_every_module_already_import
     finally:
         state.instrumenter.uninstall()
         state.instrumenter.engine.close()
+
+
+def test_finishing_sends_its_decisions_and_the_line_facts_in_one_write(tmp_path) -> None:
+    from covlens.config import load
+    from covlens.runner.worker import WorkerState
+
+    for name in ("alpha", "beta"):
+        (tmp_path / f"{name}.py").write_text("x = 1\n")
+    sink = Sink()
+    state = WorkerState(load(tmp_path), EventWriter(sink))
+    state.install()
+    before = len(sink.writes)
+    state.finalize()
+    assert len(sink.writes) == before + 1
+    events = [ev.from_line(line) for line in sink.writes[-1].splitlines()]
+    unimported = {e.decision.module for e in events if isinstance(e, ev.DecisionMade)
+                  and e.decision.action == "not-imported"}
+    assert unimported == {"alpha", "beta"}
+    files = [e for e in events if isinstance(e, ev.FilesMeasured)]
+    assert len(files) == 1 and {fl.module for fl in files[0].files} == {"alpha", "beta"}

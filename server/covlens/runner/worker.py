@@ -300,15 +300,21 @@ class WorkerState:
     def _finish_measuring(self) -> None:
         if self.instrumenter is None:
             return
-        previous, hits = self.switch_context(COLLECTION_CONTEXT, final=True)
-        self.report_context(previous, hits)
+        # What the end sends (the last hits outside tests, the decisions for files no test imported and for modules
+        # imported around the hook) is held, and leaves in one write with the line facts that close it.
+        self._hold_decisions = True
         try:
-            decisions = self.instrumenter.finish(unimported=self.only is None)
-        except Exception as exc:  # noqa: BLE001
-            self.notice(f"covlens failed to finish measuring: {type(exc).__name__}: {exc}")
-            decisions = []
-        for decision in decisions:
-            self.on_decision(decision)
+            previous, hits = self.switch_context(COLLECTION_CONTEXT, final=True)
+            self.report_context(previous, hits, hold=True)
+            try:
+                decisions = self.instrumenter.finish(unimported=self.only is None)
+            except Exception as exc:  # noqa: BLE001
+                self.notice(f"covlens failed to finish measuring: {type(exc).__name__}: {exc}")
+                decisions = []
+            for decision in decisions:
+                self.on_decision(decision)
+        finally:
+            self._hold_decisions = False
         self.report_files(force=True)
 
 
