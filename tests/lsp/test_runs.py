@@ -135,6 +135,26 @@ async def test_a_command_sent_right_after_initialized_waits_for_start_up_instead
     assert explained["decision"]["module"] == "shop.cart"
 
 
+async def test_an_open_file_settled_mid_run_has_its_code_lens_refreshed_before_the_run_ends(serve: Start, tmp_path):
+    root = copy_project("settling", tmp_path)
+    (root / "go").touch()
+    Store(root).record(await Session(load(root)).run())
+    (root / "go").unlink()
+    client = await serve(root, init={"autoRun": False})
+    uri = client.open("app/early.py")
+    mark = client.inbox.mark()
+    run_id = (await client.command("covlens.runAll"))["runId"]
+
+    after, _ = await client.coverage_of("app/early.py", mark, lambda p: p["runId"] == run_id)
+    await client.inbox.wait(types.WORKSPACE_CODE_LENS_REFRESH, after=after)
+    assert all(p["state"] == "running" for p in client.inbox.all("covlens/runStatus", mark) if p["runId"] == run_id)
+    (top, *_) = await client.text_document_code_lens_async(types.CodeLensParams(types.TextDocumentIdentifier(uri)))
+    assert top.command.title == "covlens: 75.0% covered · missed 7"  # lines 4-7 (1-based); 7 is missed
+
+    (root / "go").touch()
+    await client.run_complete(mark)
+
+
 async def test_a_run_of_every_test_publishes_each_file_once_the_tests_that_ran_it_are_done(serve: Start, tmp_path):
     root = copy_project("settling", tmp_path)
     (root / "go").touch()

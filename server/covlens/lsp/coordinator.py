@@ -503,6 +503,8 @@ class Coordinator:
         uri = self._take_fresh(coverage, live.measured_texts, settled_by=live.run_id)
         if uri is not None:
             self._publish_file(uri)
+            if self.docs.get(uri) is not None:
+                self.publisher.refresh_lenses()  # its percentage at the top is the run's word now, not at its end
 
     def _take_fresh(self, coverage: FileCoverage, measured_texts: dict[str, str | None],
                     settled_by: str | None = None) -> str | None:
