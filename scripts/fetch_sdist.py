@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Download and unpack pinned PyPI sdists (with their test suites) into a shared cache, safely from parallel processes."""
+"""Download and unpack pinned PyPI sdists (with their test suites) into a shared cache, safe for parallel processes."""
 
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ def fetch(name: str, cache: Path | None = None, python: str = sys.executable) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"projects to fetch, of {sorted(PINS)} (default: all)")
-    parser.add_argument("--cache", type=Path, default=None, help="cache folder (default: $COVLENS_SDIST_CACHE or the temp dir)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="cache folder (default: $COVLENS_SDIST_CACHE or the temp dir)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(PINS))
     if unknown:

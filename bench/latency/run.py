@@ -135,7 +135,8 @@ async def measure(env: envs.Env, info: Generated, args: argparse.Namespace,
     bin_dir = Path(env.python).parent
     options = {"debounceMs": args.debounce_ms} if args.debounce_ms is not None else None
     with (LOGS / "latency-server.log").open("w") as stderr, (LOGS / "latency-lsp.log").open("w") as lsp_log:
-        phase = ServerPhase([str(bin_dir / "covlens"), "serve", "--log-level", "INFO"], info.root, envs.base_env(), edits, args.timeout,
+        command = [str(bin_dir / "covlens"), "serve", "--log-level", "INFO"]
+        phase = ServerPhase(command, info.root, envs.base_env(), edits, args.timeout,
                             args.quiet, args.probe_gap, options, stderr, lsp_log, say)
         say("covlens serve: starting")
         server = await phase.run()

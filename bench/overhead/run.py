@@ -88,8 +88,8 @@ def log_tail(path: str, lines: int = 12) -> str:
 def failure_summary(path: str) -> str:
     """The lines that say why a run failed: pytest's FAILED/ERROR lines and exceptions, else the log's tail."""
     lines = (envs.REPO / path).read_text(errors="replace").splitlines()
-    wanted = [line.strip() for line in lines
-              if line.startswith(("FAILED", "ERROR", "INTERNALERROR>", "E   ")) or "Error:" in line or "Warning:" in line]
+    starts = ("FAILED", "ERROR", "INTERNALERROR>", "E   ")
+    wanted = [line.strip() for line in lines if line.startswith(starts) or "Error:" in line or "Warning:" in line]
     return "\n".join(dict.fromkeys(wanted[-6:])) if wanted else log_tail(path)
 
 

@@ -38,7 +38,7 @@ class Location:
 
 @dataclass(frozen=True)
 class TestOutcome:
-    """One test's result: outcome, duration, and for failures where it failed (in the test and deepest in project code)."""
+    """One test's result: outcome, duration, and for failures where it failed (in the test, deepest in project code)."""
 
     __test__ = False  # not a pytest test class
 
@@ -70,7 +70,7 @@ class TestOutcome:
 
 @dataclass(frozen=True)
 class FileCoverage:
-    """The coverage of one file: its decision, statements, executed/excluded lines (1-based) and per-line test counts."""
+    """One file's coverage: its decision, statements, executed/excluded lines (1-based) and per-line test counts."""
 
     path: str
     module: str

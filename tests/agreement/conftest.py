@@ -10,7 +10,8 @@ from tests.agreement.timings import recorded
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "pypi: downloads pinned PyPI sdists (scripts/fetch_sdist.py) and compares covlens with plain pytest and coverage.py",
+        "pypi: downloads pinned PyPI sdists (scripts/fetch_sdist.py) and compares covlens with plain pytest and "
+        "coverage.py",
     )
 
 

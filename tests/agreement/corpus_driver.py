@@ -9,7 +9,7 @@ from typing import Any
 
 
 def run_module(path: str, name: str, code: Any = None, extra_globals: dict[str, Any] | None = None) -> None:
-    """Execute the module at `path` as module `name` (registered in sys.modules, as dataclasses need), then its main()."""
+    """Run the module at `path` as module `name` (registered in sys.modules, as dataclasses need), then its main()."""
     if code is None:
         with open(path, "rb") as f:
             source = importlib.util.decode_source(f.read())

@@ -106,7 +106,8 @@ def read_outcomes(junit: Path) -> Counter[tuple[str, str]]:
     return outcomes
 
 
-def run_suite(label: str, command: list[str], folder: Path, env: dict[str, str], junit: Path, json_report: Path | None) -> Run:
+def run_suite(label: str, command: list[str], folder: Path, env: dict[str, str], junit: Path,
+              json_report: Path | None) -> Run:
     started = time.perf_counter()
     result = subprocess.run(
         command, cwd=folder, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL
@@ -229,9 +230,11 @@ def covlens_run(suite: Suite, request: pytest.FixtureRequest) -> Run:
     pytest_args = [*FOREIGN_PLUGINS, *suite.project.pytest_args, f"--junitxml={junit}"]
     started = time.perf_counter()
     try:
-        run = run_suite(f"covlens ({engine})", covlens_command(engine, json_report, pytest_args), suite.folder, env, junit, json_report)
+        command = covlens_command(engine, json_report, pytest_args)
+        run = run_suite(f"covlens ({engine})", command, suite.folder, env, junit, json_report)
     finally:
-        record_timing(request.config, f"{suite.project.name}: covlens run, {engine} engine", time.perf_counter() - started)
+        label = f"{suite.project.name}: covlens run, {engine} engine"
+        record_timing(request.config, label, time.perf_counter() - started)
     assert run.report is not None, f"covlens wrote no JSON report\n{run.tail()}"
     used = run.report.get("covlens", {}).get("last_run", {}).get("engine")
     assert used == engine, f"asked for the {engine} engine, the report says {used!r}"
@@ -285,7 +288,8 @@ def compare_lines(suite: Suite, covlens_run: Run, key: str) -> None:
         if want != got:
             disagreements.append(
                 f"{relative}: only coverage.py {sorted(want - got)[:30]}, only covlens {sorted(got - want)[:30]} "
-                f"({len(want)} vs {len(got)} lines); covlens decision: {decisions_mentioning(covlens_run.report, relative)}"
+                f"({len(want)} vs {len(got)} lines); "
+                f"covlens decision: {decisions_mentioning(covlens_run.report, relative)}"
             )
     assert not disagreements, (
         f"{key}: {len(disagreements)} of {len(set(expected) | set(actual))} files disagree with coverage.py:\n"

@@ -1,4 +1,4 @@
-"""The plugin's drawing of hand-made `covlens/fileCoverage` and `covlens/runStatus` notifications, in real Neovim, no server."""
+"""The plugin draws hand-made `covlens/fileCoverage` and `covlens/runStatus` notifications in real Neovim."""
 
 from __future__ import annotations
 

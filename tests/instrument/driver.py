@@ -40,7 +40,8 @@ _decisions = INST.finish()
 print(MARKER + json.dumps({
     "decisions": [d.to_json() for d in _decisions],
     "hits": {p: sorted(v) for p, v in _hits.items()},
-    "lines": {p: {"statements": sorted(f.statements), "excluded": sorted(f.excluded)} for p, f in INST.file_lines().items()},
+    "lines": {p: {"statements": sorted(f.statements), "excluded": sorted(f.excluded)}
+              for p, f in INST.file_lines().items()},
     "error": _error,
     "result": _ns.get("RESULT"),
     "engine": INST.engine_name,

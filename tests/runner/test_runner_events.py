@@ -41,7 +41,8 @@ def test_every_event_type_has_a_sample() -> None:
 
 def test_hits_are_sorted_line_lists_on_the_wire() -> None:
     data = json.loads(ev.to_line(ev.ContextHits("", {"/b.py": frozenset({3, 1}), "/a.py": frozenset({2})})))
-    assert data == {"v": ev.WIRE_VERSION, "event": "context-hits", "context": "", "hits": {"/a.py": [2], "/b.py": [1, 3]}}
+    assert data == {"v": ev.WIRE_VERSION, "event": "context-hits", "context": "",
+                    "hits": {"/a.py": [2], "/b.py": [1, 3]}}
 
 
 # Every value a field can take that changes how it is written: None, non-ASCII, quotes and backslashes, newlines,

@@ -496,7 +496,8 @@ def test_coexists_with_coverage_sysmon_tool(engine: MonitorEngine) -> None:
     fake = monitoring.get_tool(coverage_id) is None
     if fake:
         monitoring.use_tool_id(coverage_id, "coverage.py")
-        monitoring.register_callback(coverage_id, monitoring.events.LINE, lambda code, line: seen_by_coverage.append(line))
+        monitoring.register_callback(coverage_id, monitoring.events.LINE,
+                                     lambda code, line: seen_by_coverage.append(line))
     try:
         target = fresh_hits()
         mod = load(engine, LOOP_MODULE, target)

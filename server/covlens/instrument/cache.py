@@ -43,7 +43,8 @@ class CodeCache:
     One file per (path, engine, Python): a changed source overwrites its entry instead of adding one. The entry
     holds the full key (source hash, path, covlens and Python versions, engine, format) and a checksum of its
     payload; a mismatch or a corrupt file is a miss and is rewritten. Writes go to a temp file in the same folder,
-    then `os.replace`; none is written under `-B` / PYTHONDONTWRITEBYTECODE. Counters (`hits`, `misses`, `writes`, `errors`) say what happened, for tests and traces.
+    then `os.replace`; none is written under `-B` / PYTHONDONTWRITEBYTECODE. Counters (`hits`, `misses`, `writes`,
+    `errors`) say what happened, for tests and traces.
     """
 
     def __init__(self, root: str, engine_name: str) -> None:

@@ -40,27 +40,35 @@ REASONS: dict[str, Reason] = {
         Reason("outside-source", SKIPPED,
                "The module is outside the configured source roots (or outside the workspace).",
                "Add its folder to `source` in `[tool.covlens]` (or `[tool.coverage.run]`) to measure it."),
-        Reason("excluded", SKIPPED, "The module's path matched an exclusion pattern; the detail names the pattern and the file that set it.",
+        Reason("excluded", SKIPPED,
+               "The module's path matched an exclusion pattern; the detail names the pattern and the file that set it.",
                "Remove or narrow the pattern in `exclude` (`[tool.covlens]`) or `omit` (`[tool.coverage.run]`)."),
         Reason("test-file", SKIPPED, "The module is a test module or a conftest.py.",
-               "Set `instrument_tests = true` in `[tool.covlens]` to measure test files too, or change `test_patterns`."),
+               "Set `instrument_tests = true` in `[tool.covlens]` to measure test files too, "
+               "or change `test_patterns`."),
         Reason("self", SKIPPED, "The module is part of covlens itself; the instrumenter never instruments itself.",
                "Nothing: measuring the instrumenter with itself would recurse."),
         Reason("no-source", SKIPPED,
-               "The module has no Python source to instrument: built-in, frozen, an extension module, bytecode only, or a namespace package.",
-               "Nothing, unless you expected source: check that the `.py` file is on the path ahead of compiled copies."),
+               "The module has no Python source to instrument: built-in, frozen, an extension module, bytecode only, "
+               "or a namespace package.",
+               "Nothing, unless you expected source: check that the `.py` file is on the path ahead of compiled "
+               "copies."),
         Reason("already-imported", SKIPPED,
-               "The module was imported before covlens installed its import hook, so its code was never instrumented; the detail says by whom when it can be known.",
-               "Move the import out of `sitecustomize`, a `.pth` file or interpreter start-up, or import it lazily."),
+               "The module was imported before covlens installed its import hook, so its code was never instrumented; "
+               "the detail says by whom when it can be known.",
+               "Move the import out of `sitecustomize`, a `.pth` file or interpreter start-up, "
+               "or import it lazily."),
         Reason("pragma", SKIPPED, "The file opts out with a `# covlens: skip-file` comment.",
                "Remove the comment to measure the file."),
         Reason("guard", SKIPPED,
-               "A safety guard declined to instrument the module: it was imported re-entrantly while covlens itself was importing, "
-               "its code is nested too deep to instrument, or covlens's hook had been removed from `sys.meta_path` when it was imported. "
-               "The module was imported normally.",
-               "Usually nothing. For deep nesting, split the construct; for a removed hook, stop the test from editing `sys.meta_path`."),
+               "A safety guard declined to instrument the module: it was imported re-entrantly while covlens itself "
+               "was importing, its code is nested too deep to instrument, or covlens's hook had been removed from "
+               "`sys.meta_path` when it was imported. The module was imported normally.",
+               "Usually nothing. For deep nesting, split the construct; for a removed hook, stop the test from "
+               "editing `sys.meta_path`."),
         Reason("error", FAILED,
-               "Instrumenting the module raised; it was imported normally instead and your tests ran as without covlens. The detail has the exception.",
+               "Instrumenting the module raised; it was imported normally instead and your tests ran as without "
+               "covlens. The detail has the exception.",
                "Please report it with the detail: it is a covlens bug."),
         Reason("not-imported", NOT_IMPORTED, "The file is under the measured sources but no test imported it.",
                "Write a test that imports it, or exclude it if it is not meant to be tested."),
@@ -70,7 +78,7 @@ REASONS: dict[str, Reason] = {
 
 @dataclass(frozen=True)
 class Decision:
-    """What the instrumenter decided for one module: `action` and stable `reason`, human `detail`, the deciding `rule`."""
+    """What the instrumenter decided for one module: `action`, stable `reason`, human `detail`, the deciding `rule`."""
 
     module: str
     path: str | None

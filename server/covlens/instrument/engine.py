@@ -66,7 +66,7 @@ def create_engine(requested: str = "auto") -> Engine:
 
 
 def code_objects(code: CodeType) -> list[CodeType]:
-    """`code` and every code object nested in its constants (functions, classes, lambdas, genexps), without recursion."""
+    """`code` and every code object nested in its constants (functions, classes, lambdas, genexps), iteratively."""
     found = [code]
     stack = [code]
     while stack:

@@ -494,7 +494,8 @@ class AstEngine:
         tree = parse(source, filename)
         _Instrumenter(lines.statements, lines.first_line).run(tree)
         code = compile_tree(tree, source, filename)
-        return _rename(code, {HIT_NAME: stable_probe_name(filename, "hit"), REC_NAME: stable_probe_name(filename, "rec")})
+        names = {HIT_NAME: stable_probe_name(filename, "hit"), REC_NAME: stable_probe_name(filename, "rec")}
+        return _rename(code, names)
 
     def bind(self, code: CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
         """Make built code record into `target`: bind its probe names in builtins to the hit set (through first_hit)."""

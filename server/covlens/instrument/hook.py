@@ -289,7 +289,7 @@ class Instrumenter:
         return self._cached(path, source, with_code=False)[0]
 
     def _cached(self, path: str, source: str, *, with_code: bool) -> tuple[lines.SourceLines, Any]:
-        """Line facts (and, `with_code`, the engine's built code) from the cache; whatever is missing is made and stored."""
+        """Line facts (and, `with_code`, the engine's built code) from the cache; what is missing is made and stored."""
         cache = self.cache
         assert cache is not None
         key = cache.key(path, source)

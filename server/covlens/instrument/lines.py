@@ -29,7 +29,8 @@ def _exclude_re() -> re.Pattern[str]:
 
 
 # Token types that never start or continue a statement's text.
-_NON_CODE = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER})
+_NON_CODE = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                       tokenize.ENDMARKER})
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _SCOPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # The fields of statement nodes that hold statements, except handlers or match cases, in ast's field order.
@@ -42,7 +43,7 @@ except ImportError:  # 3.11 and older: tokenize is pure Python
 
 
 class FirstLines(Mapping[int, int]):
-    """Physical line -> first line of its statement, for lines 1..line_count; stored sparsely (only multi-line statements).
+    """Physical line -> first line of its statement, for lines 1..line_count; stored sparsely (multi-line ones only).
 
     A dense dict would cost ~100 bytes per line of every imported module for what is, in most lines, the identity.
     """
@@ -133,7 +134,7 @@ def parse(source: str, filename: str) -> ast.Module:
 
 
 def compile_tree(tree: ast.Module, source: str, filename: str) -> CodeType:
-    """Compile a parsed (possibly transformed) tree; errors the compiler finds are raised as compile(source) raises them."""
+    """Compile a parsed (possibly transformed) tree; errors the compiler finds are raised as compile(source) would."""
     try:
         return compile(tree, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
@@ -143,7 +144,7 @@ def compile_tree(tree: ast.Module, source: str, filename: str) -> CodeType:
 
 
 def _raise_as_compile(source: str, filename: str) -> None:
-    """Re-raise a failure through compile() itself so the exception (type, message, offsets, text) is the genuine one."""
+    """Re-raise a failure through compile() itself, so the exception (type, message, offsets, text) is the real one."""
     if source.startswith("\ufeff"):
         source = source[1:]
     compile(source, filename, "exec", dont_inherit=True)
@@ -233,7 +234,8 @@ def _scan_tokens(text: str) -> tuple[dict[int, int], set[int], bool]:
     return multi, excluded, empty
 
 
-def _scan_multi_line(tokens: Iterable[tuple[int, str, tuple[int, int], tuple[int, int], str]]) -> tuple[dict[int, int], bool]:
+def _scan_multi_line(
+        tokens: Iterable[tuple[int, str, tuple[int, int], tuple[int, int], str]]) -> tuple[dict[int, int], bool]:
     """The multi-line map and emptiness: the fast path for the (usual) file with no exclusion to propagate."""
     multi: dict[int, int] = {}
     non_code = _NON_CODE

@@ -63,7 +63,7 @@ class DecisionMade:
 
 @dataclass(frozen=True)
 class FilesMeasured:
-    """Statements and excluded lines of files measured since the last such event (and, at the end, not-imported ones)."""
+    """Statements and excluded lines of the files measured since the last such event (at the end: not-imported too)."""
 
     kind: ClassVar[str] = "files"
     files: tuple[FileLines, ...]

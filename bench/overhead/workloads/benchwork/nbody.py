@@ -1,4 +1,4 @@
-"""N-body: the five Jovian planets integrated with a symplectic Euler step (after the Computer Language Benchmarks Game)."""
+"""N-body: the five Jovian planets integrated by symplectic Euler steps (after the Benchmarks Game)."""
 
 from __future__ import annotations
 
