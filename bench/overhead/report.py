@@ -257,8 +257,9 @@ def render(raw: dict[str, Any]) -> str:
         out.append(f"- **Python {info['version']}** ({info['executable']}): pytest {info.get('pytest')}, "
                    f"coverage {info.get('coverage')}, slipcover {info.get('slipcover')}; {cores}")
     runs = max((s["round"] for s in raw["samples"]), default=0)
-    out += ["", f"Rounds: {runs} timed (plus one warm-up run of plain pytest per suite, discarded); each round runs "
-            "every configuration once, in an order rotated every round.", ""]
+    out += ["", f"Rounds: {runs} timed (plus warm-up runs per suite, discarded: plain pytest, which writes the "
+            "`.pyc` files, and covlens with each engine, which fills its code cache); each round runs every "
+            "configuration once, in an order rotated every round.", ""]
 
     out += ["### Targets (issue 7)", "",
             "A target is met only when it holds on every row of the table (each workload test, the whole "
