@@ -554,6 +554,137 @@ def test_compiled_code_is_the_plain_bytecode(engine: MonitorEngine) -> None:
     assert code == plain and code.co_filename == "/virtual/plain.py"
 
 
+RUN_ONCE_MODULE = """\
+import os
+
+if os.sep:
+    sep = os.sep
+else:
+    sep = None
+
+
+class Shape:
+    sides = 0
+
+    def area(self):
+        return 0
+
+
+def total(n):
+    acc = 0
+    for i in range(n):
+        acc += i
+    return acc
+"""
+
+
+def measured_hits(source: str, name: str = "mod") -> FileHits:
+    """A FileHits with the real line facts of `source`, as the hook makes it (statement probes need them)."""
+    from covlens.instrument.lines import analyze
+
+    path = f"/virtual/{name}.py"
+    return FileHits(path=path, module=name, lines=analyze(textwrap.dedent(source), path))
+
+
+def local_events(engine: MonitorEngine, code: CodeType) -> int:
+    return sys.monitoring.get_local_events(engine.tool_id, code)  # type: ignore[no-any-return]
+
+
+def test_run_once_bodies_record_through_probes_with_no_events_armed(engine: MonitorEngine) -> None:
+    target = measured_hits(RUN_ONCE_MODULE)
+    code, _ = engine.compile(RUN_ONCE_MODULE, target.path, target)
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    # The module body and the class body ran once, through their probes: the lines of the branch taken, the defs.
+    assert target.lines.reported(target.hits) == {1, 3, 4, 9, 10, 12, 16}
+    module_code = code
+    class_body = next(c for c in module_code.co_consts if isinstance(c, CodeType) and c.co_name == "Shape")
+    assert local_events(engine, module_code) == 0 and local_events(engine, class_body) == 0
+    total = namespace["total"]
+    assert local_events(engine, total.__code__) == sys.monitoring.events.LINE  # type: ignore[attr-defined]
+    total(3)  # type: ignore[operator]
+    assert target.lines.reported(target.hits) == {1, 3, 4, 9, 10, 12, 16, 17, 18, 19, 20}
+    # Nothing of covlens in the module's own namespace.
+    assert not [name for name in namespace if "covlens" in name]
+
+
+def test_functions_keep_the_bytecode_their_author_wrote(engine: MonitorEngine) -> None:
+    target = measured_hits(RUN_ONCE_MODULE)
+    code, _ = engine.compile(RUN_ONCE_MODULE, target.path, target)
+    plain = compile(RUN_ONCE_MODULE, target.path, "exec", dont_inherit=True)
+
+    def functions(module_code: CodeType) -> dict[str, CodeType]:
+        from covlens.instrument.engine import code_objects
+
+        return {c.co_qualname: c for c in code_objects(module_code) if c.co_flags & 0x2}  # CO_NEWLOCALS: functions
+
+    ours, theirs = functions(code), functions(plain)
+    assert sorted(ours) == ["Shape.area", "total"]
+    assert all(ours[name] == theirs[name] for name in ours)
+
+
+def test_a_traceback_from_a_run_once_body_names_the_authors_line(engine: MonitorEngine) -> None:
+    source = "value = 1\n\n\nraise RuntimeError(\n    'at import'\n)\n"
+    target = measured_hits(source)
+    code, _ = engine.compile(source, target.path, target)
+    with pytest.raises(RuntimeError) as raised:
+        exec(code, {})
+    assert raised.traceback[-1].lineno + 1 == 4  # pytest counts lines from 0
+    assert target.lines.reported(target.hits) == {1, 4}
+
+
+def test_a_module_body_with_a_loop_keeps_line_events(engine: MonitorEngine) -> None:
+    # A probe records every time its statement runs; an event is switched off after its first hit.
+    source = "names = []\nfor n in range(3):\n    names.append(n)\n\n\nclass Kept:\n    kind = 1\n"
+    target = measured_hits(source)
+    code, _ = engine.compile(source, target.path, target)
+    class_body = next(c for c in code.co_consts if isinstance(c, CodeType))
+    line = sys.monitoring.events.LINE
+    assert local_events(engine, code) == line and local_events(engine, class_body) == line
+    exec(code, {})
+    assert target.lines.reported(target.hits) == {1, 2, 3, 6, 7}
+
+
+def test_a_class_body_with_a_loop_keeps_line_events(engine: MonitorEngine) -> None:
+    source = "class Table:\n    rows = []\n    for n in range(2):\n        rows.append(n)\n"
+    target = measured_hits(source)
+    code, _ = engine.compile(source, target.path, target)
+    class_body = next(c for c in code.co_consts if isinstance(c, CodeType))
+    assert local_events(engine, code) == 0
+    assert local_events(engine, class_body) == sys.monitoring.events.LINE
+    exec(code, {})
+    assert target.lines.reported(target.hits) == {1, 2, 3, 4}
+
+
+def test_a_module_imported_during_a_context_reports_its_body_in_that_context(engine: MonitorEngine) -> None:
+    from covlens.instrument.lines import analyze
+
+    recorder = Recorder()
+    engine.new_context()
+    assert recorder.drain(engine.touched()) == {}
+    target = recorder.file("/virtual/late.py", "late", analyze(RUN_ONCE_MODULE, "/virtual/late.py"))
+    code, _ = engine.compile(RUN_ONCE_MODULE, target.path, target)
+    exec(code, {})  # imported by a test: its body ran through probes alone, with no event to mark it
+    assert recorder.drain(engine.touched()) == {target.path: frozenset({1, 3, 4, 9, 10, 12, 16})}
+    engine.new_context()
+    assert engine.touched() == []
+
+
+def test_probes_of_every_file_share_one_name_in_builtins(engine: MonitorEngine) -> None:
+    import builtins
+
+    from covlens.instrument.engine_monitor import ONCE_NAME
+
+    before = {name for name in vars(builtins) if name.startswith("__covlens")}
+    first, second = measured_hits(RUN_ONCE_MODULE, "first"), measured_hits(RUN_ONCE_MODULE, "second")
+    for target in (first, second):
+        code, _ = engine.compile(RUN_ONCE_MODULE, target.path, target)
+        exec(code, {})
+    # A name added to builtins voids every function's cached lookups of builtins: one for the process, never per file.
+    assert {name for name in vars(builtins) if name.startswith("__covlens")} - before <= {ONCE_NAME}
+    assert first.lines.reported(first.hits) == second.lines.reported(second.hits) == {1, 3, 4, 9, 10, 12, 16}
+
+
 def test_reported_lines_per_context_through_the_recorder(engine: MonitorEngine) -> None:
     from covlens.instrument.lines import analyze
 

@@ -22,7 +22,7 @@ MAGIC = b"covlens\x01"
 _DIGEST = 32  # sha256
 # The modules whose behaviour decides what an entry holds: in a checkout (editable install) they change without a
 # version bump, so their size and mtime are part of the key too.
-_FINGERPRINTED = ("lines.py", "engine_ast.py", "engine_monitor.py", "cache.py")
+_FINGERPRINTED = ("lines.py", "probes.py", "engine_ast.py", "engine_monitor.py", "cache.py")
 
 
 def _fingerprint() -> str:

@@ -1,7 +1,8 @@
-"""The sys.monitoring engine (3.12+): LINE events on the module's own code objects, disabled after the first hit."""
+"""The sys.monitoring engine (3.12+): LINE events on functions, off after a first hit; probes in run-once bodies."""
 
 from __future__ import annotations
 
+import builtins
 import dis
 import sys
 import threading
@@ -9,14 +10,19 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
-from covlens.instrument.lines import SourceLines
 from covlens.instrument.engine import code_objects
+from covlens.instrument.lines import SourceLines, compile_tree, parse
+from covlens.instrument.probes import RunOnceProbes, through_table
 from covlens.instrument.recorder import FileHits
 
 # Tool ids 0-2 and 5 are claimed by convention (debugger, coverage.py's sysmon core, profiler, optimizer);
 # 3 and 4 are unassigned. Never take COVERAGE_ID: users may run coverage.py next to covlens.
 CANDIDATE_TOOL_IDS = (3, 4)
 TOOL_NAME = "covlens"
+# The dictionary in `builtins` that the probes of run-once bodies call through: path -> the file's `hits.add`. One
+# name, added to `builtins` once per process: adding names there later would void every function's cached lookups of
+# builtins (CPython keys them on the dictionary's layout), and the module's own namespace stays as its author wrote it.
+ONCE_NAME = "__covlens_once__"
 
 
 def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unseen: dict[int, set[int]],
@@ -83,6 +89,15 @@ def _event_lines(code: CodeType) -> frozenset[int]:
     return frozenset(line for start, _end, line in code.co_lines() if line is not None and start >= after_resume)
 
 
+def _once_table() -> dict[str, Callable[[int], Any]]:
+    """The dictionary behind ONCE_NAME, made on first use and shared by every engine of the process."""
+    table = getattr(builtins, ONCE_NAME, None)
+    if not isinstance(table, dict):
+        table = {}
+        setattr(builtins, ONCE_NAME, table)
+    return table
+
+
 def _claim_tool_id() -> int:
     monitoring = sys.monitoring
     for tool in CANDIDATE_TOOL_IDS:
@@ -99,7 +114,8 @@ def _claim_tool_id() -> int:
 
 
 class MonitorEngine:
-    """Records executed lines with sys.monitoring LINE events set locally on each instrumented code object.
+    """Records executed lines with sys.monitoring LINE events set locally on each instrumented function, and with
+    statement probes in the bodies that run once per import (the module's and its classes', see `build`).
 
     Each engine claims its own tool id (3, else 4) and frees it in close(), so engines can be created one after
     another in a process. Two can live at once: each sees only the code objects it compiled and re-arms only its
@@ -128,6 +144,9 @@ class MonitorEngine:
         self._off: set[int] = set()  # ids of the code objects switched off in this context: re-armed by one call
         # Strong references keep every registered id valid (and let close() switch their events off).
         self._codes: list[CodeType] = []
+        self._once = _once_table()
+        # Hit sets of the files bound since the last new_context(): their run-once bodies record without events.
+        self._bound: list[set[int]] = []
         self._tool = _claim_tool_id()
         self._closed = False
         try:
@@ -143,17 +162,32 @@ class MonitorEngine:
         return self._tool
 
     def build(self, source: str, filename: str, lines: SourceLines) -> CodeType:
-        """Plain compile: the bytecode is the user's own, so tracebacks, line numbers and inspect all stay true."""
-        return compile(source, filename, "exec", dont_inherit=True)
+        """The module compiled with a probe before each statement of its run-once bodies; functions stay as written.
+
+        A module's body and its classes' bodies run once per import, where a LINE event would cost more than a probe:
+        CPython finds the line of an event by scanning the code's line table from its start wherever the line is far
+        from where the offset puts it, as in a module body (a `def` line, then the function's lines skipped), so each
+        event costs in proportion to the body's size (28 M instructions of toolz's 1.3 G session, in
+        `_PyCode_CheckLineNumber`). A probe is one lookup and one call, at the statement's own line: tracebacks and
+        line numbers stay true. Bodies with a loop in or around them keep LINE events (a probe never switches off),
+        and every function keeps its author's bytecode: that is where code runs many times.
+        """
+        tree = parse(source, filename)
+        RunOnceProbes(lines.statements, lines.first_line, through_table(ONCE_NAME, filename)).run(tree)
+        return compile_tree(tree, source, filename)
 
     def bind(self, code: CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
-        """Switch LINE events on for `code` and every code object nested in it (the very objects that will run)."""
-        codes = code_objects(code)
+        """Make `code` record into `target`: its probes through ONCE_NAME, and LINE events on every code object nested
+        in it that has no probe (the very objects that will run)."""
         hits = target.hits  # the set itself: one attribute lookup less in the callback, and the same set on reload
+        self._once[filename] = hits.add
+        codes = [each for each in code_objects(code) if ONCE_NAME not in each.co_names]
         monitoring = sys.monitoring
         with self._lock:
             if self._closed:
                 raise RuntimeError("MonitorEngine.compile() called after close()")
+            # The module body runs right after this: its probes' hits belong to the context that is running now.
+            self._bound.append(hits)
             self._codes.extend(codes)
             for each in codes:
                 self._table[id(each)] = hits
@@ -165,9 +199,10 @@ class MonitorEngine:
         return self.bind(self.build(source, filename, target.lines), filename, target)
 
     def touched(self) -> list[set[int]] | None:
-        """The hit sets of the code objects that had a LINE event since the last new_context().
+        """The hit sets of the code objects that had a LINE event since the last new_context(), and of the files bound
+        since (their run-once bodies record through probes).
 
-        Every hit goes through the callback, which marks its code object fired: no other set can have new lines.
+        Every other hit goes through the callback, which marks its code object fired: no other set can have new lines.
         A hit made by another thread while a switch is under way may be marked after this snapshot and unmarked by the
         new_context() that follows: it stays in its set until the file's next drain (the final one looks at every file).
         """
@@ -181,6 +216,8 @@ class MonitorEngine:
             hits = table.get(key)
             if hits is not None:
                 sets[id(hits)] = hits
+        for hits in tuple(self._bound):
+            sets[id(hits)] = hits
         return list(sets.values())
 
     def new_context(self) -> None:
@@ -192,6 +229,7 @@ class MonitorEngine:
         """
         if self._closed:
             return
+        self._bound.clear()
         monitoring = sys.monitoring
         fired = self._fired
         off = self._off
@@ -217,7 +255,8 @@ class MonitorEngine:
             off.clear()
 
     def close(self) -> None:
-        """Switch off this engine's events and free its tool id; idempotent."""
+        """Switch off this engine's events and free its tool id; idempotent. Probes keep recording: a module's code may
+        still run after the run ends, and must never fail for want of its table entry."""
         monitoring = sys.monitoring
         with self._lock:
             if self._closed:

@@ -344,7 +344,7 @@ def _extend_by_ast(tree: ast.Module, excluded: set[int], raw_statements: set[int
             extend(body)
             continue
         if match_case is not None and node.__class__ is match_case:
-            if excluded and _irrefutable(node):
+            if excluded and irrefutable(node):
                 body_lines = range(node.body[0].lineno, (node.body[-1].end_lineno or node.body[-1].lineno) + 1)
                 body_statements = raw_statements.intersection(body_lines)
                 if body_statements and body_statements <= excluded:
@@ -359,7 +359,7 @@ def _extend_by_ast(tree: ast.Module, excluded: set[int], raw_statements: set[int
     return docstrings
 
 
-def _irrefutable(case: ast.match_case) -> bool:
+def irrefutable(case: ast.match_case) -> bool:
     """Does this case match anything that reaches it (`case _:`, `case name:`, an or-pattern ending in one)?"""
     if case.guard is not None:
         return False
