@@ -155,3 +155,21 @@ def test_skip_pragma_is_found_on_a_line_of_its_own_and_nowhere_else():
     for source in ("", "x = 1\n", "x = 1  # covlens: skip-file\n", "# covlens : skip-file\n",
                    "# covlens: skip-file-please\n", '"covlens: skip-file"\n', "# covlens: other\n"):
         assert not has_skip_pragma(source), source
+
+
+def test_relative_paths_are_the_root_relative_posix_paths_relpath_gives(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text('[tool.covlens]\nsource = ["src/app"]\n')
+    (tmp_path / "src/app/deep/er").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "linked").symlink_to(tmp_path / "src/app", target_is_directory=True)
+    p = Policy(config.load(tmp_path))
+    root = os.path.realpath(tmp_path)
+    inside = [root, f"{root}/a.py", f"{root}/src/app/deep/er/m.py", f"{root}/linked/deep/m.py", f"{root}/./src/../x.py"]
+    for path in inside:
+        expected = os.path.relpath(os.path.realpath(path), root).replace(os.sep, "/")
+        assert p.relative(path) == expected, path
+    # A sibling whose name starts with the root's is not inside it.
+    assert not p.relative(f"{root}-other/m.py").startswith(".")
+    assert p.relative(f"{root}-other/m.py").endswith(f"{os.path.basename(root)}-other/m.py")
+    d = p.decide("app.deep.er.m", f"{root}/src/app/deep/er/m.py")
+    assert d.detail == "under source root src/app/ (pyproject.toml [tool.covlens] source)"

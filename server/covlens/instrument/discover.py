@@ -35,13 +35,15 @@ def module_name(path: str, base: str) -> str:
 
 
 def source_files(roots: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-    """(module name, absolute path) of every .py file under `roots`, skipping virtualenvs, caches and hidden folders."""
+    """(absolute path, the base to name it from) of every .py file under `roots`, skipping virtualenvs, caches and
+    hidden folders; `module_name(path, base)` names it (asked only of the files no test imported: it looks at the
+    folders above the file)."""
     seen: set[str] = set()
     for root in roots:
         if os.path.isfile(root):
             if root.endswith(".py") and root not in seen:
                 seen.add(root)
-                yield module_name(root, os.path.dirname(root)), root
+                yield root, os.path.dirname(root)
             continue
         for folder, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if not _skip_dir(folder, d))
@@ -50,4 +52,4 @@ def source_files(roots: tuple[str, ...]) -> Iterator[tuple[str, str]]:
                     path = os.path.join(folder, name)
                     if path not in seen:
                         seen.add(path)
-                        yield module_name(path, root), path
+                        yield path, root

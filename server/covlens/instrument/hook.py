@@ -226,9 +226,10 @@ class Instrumenter:
             self._record(decision)
             decided_paths.add(real_path(origin))
         roots = self.config.sources or (self.config.root,)
-        for module_name, path in discover.source_files(tuple(roots)) if unimported else ():
+        for path, base in discover.source_files(tuple(roots)) if unimported else ():
             if real_path(path) in decided_paths:
                 continue
+            module_name = discover.module_name(path, base)
             decision = self.policy.decide(module_name, path)
             if decision.action != INSTRUMENTED:
                 continue

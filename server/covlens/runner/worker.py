@@ -147,10 +147,8 @@ class WorkerState:
         self.engine: str | None = None
         self.finished = False
         self.interrupted: str | None = None  # set by the plugin when a test stopped the session
-        self._lock = threading.Lock()
         self._files_dirty = False
         self._sent_files: dict[str, FileLines] = {}
-        self._sent_decisions: set[Decision] = set()
         self._hold_decisions = False
 
     # -- hook ------------------------------------------------------------------------------------------------
@@ -227,12 +225,9 @@ class WorkerState:
                     "the tests run without coverage. Please report this.")
 
     def on_decision(self, decision: Decision) -> None:
-        with self._lock:
-            if decision in self._sent_decisions:
-                return
-            self._sent_decisions.add(decision)
-            if decision.instrumented or decision.action == "not-imported":
-                self._files_dirty = True
+        """Send a decision the instrumenter made (it calls this once for each new one)."""
+        if decision.instrumented or decision.action == "not-imported":
+            self._files_dirty = True
         self.writer.emit(ev.DecisionMade(decision), hold=self._hold_decisions)
 
     def notice(self, message: str) -> None:
@@ -307,12 +302,10 @@ class WorkerState:
             previous, hits = self.switch_context(COLLECTION_CONTEXT, final=True)
             self.report_context(previous, hits, hold=True)
             try:
-                decisions = self.instrumenter.finish(unimported=self.only is None)
+                # Each decision it makes now reaches on_decision as it is made, as every earlier one did.
+                self.instrumenter.finish(unimported=self.only is None)
             except Exception as exc:  # noqa: BLE001
                 self.notice(f"covlens failed to finish measuring: {type(exc).__name__}: {exc}")
-                decisions = []
-            for decision in decisions:
-                self.on_decision(decision)
         finally:
             self._hold_decisions = False
         self.report_files(force=True)
