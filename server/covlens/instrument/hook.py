@@ -205,13 +205,18 @@ class Instrumenter:
             for path, fh in self.recorder.files().items()
         }
 
-    def finish(self, *, unimported: bool = True) -> list[Decision]:
+    def finish(self, *, unimported: bool = True, close_engine: bool = True) -> list[Decision]:
         """Decisions for modules the hook never saw and (unless `unimported` is false: a run of a few selected
         tests, which says nothing about what the whole suite imports) for source files no test imported;
-        then uninstall."""
+        then uninstall, and close the engine unless `close_engine` is false (a process about to end: closing switches
+        every instrumented code object's events off, one call each, for nothing)."""
         self.uninstall()
         decided_paths = {real_path(d.path) for d in self.decisions() if d.path}
+        decided = self._decisions
         for name, module in list(sys.modules.items()):
+            known = decided.get(name)
+            if known is not None and known.path:
+                continue  # decided from this very origin: its path is among decided_paths already
             origin = self._origin_of(module)
             if origin is None:
                 continue
@@ -245,7 +250,8 @@ class Instrumenter:
             except (SyntaxError, ValueError, UnicodeDecodeError, OSError, RecursionError) as exc:
                 detail = f"no test imported it (and it cannot be analyzed: {_summary(exc)})"
             self._record(make(module_name, path, "not-imported", detail, decision.rule))
-        self.engine.close()
+        if close_engine:
+            self.engine.close()
         return self.decisions()
 
     # -- used by the finder and loader ---------------------------------------------------------------------

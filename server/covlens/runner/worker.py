@@ -302,8 +302,9 @@ class WorkerState:
             previous, hits = self.switch_context(COLLECTION_CONTEXT, final=True)
             self.report_context(previous, hits, hold=True)
             try:
-                # Each decision it makes now reaches on_decision as it is made, as every earlier one did.
-                self.instrumenter.finish(unimported=self.only is None)
+                # Each decision it makes now reaches on_decision as it is made, as every earlier one did. The engine
+                # stays open: the process ends after pytest's own end, and lines run until then reach no one.
+                self.instrumenter.finish(unimported=self.only is None, close_engine=False)
             except Exception as exc:  # noqa: BLE001
                 self.notice(f"covlens failed to finish measuring: {type(exc).__name__}: {exc}")
         finally:
