@@ -76,6 +76,20 @@ def test_the_test_finished_line_is_what_to_line_writes(fields: tuple) -> None:
         assert ev.from_line(line) == ev.TestFinished(*fields)
 
 
+DECIDED = [
+    make("pkg.mod", "/p/pkg/mod.py", "workspace", "inside the workspace", "default"),
+    make("json", None, "no-source", "json is a built-in module", None),
+    make(ODD_TEXT, ODD_TEXT, "excluded", ODD_TEXT + "\t'x'", ODD_TEXT),
+]
+
+
+@pytest.mark.parametrize("decision", DECIDED, ids=lambda d: d.reason)
+def test_the_decision_line_is_what_to_line_writes(decision: object) -> None:
+    line = ev.decision_line(decision)  # type: ignore[arg-type]
+    assert line == ev.to_line(ev.DecisionMade(decision))  # type: ignore[arg-type]
+    assert ev.from_line(line) == ev.DecisionMade(decision)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("line, reason", [
     ("not json", "not JSON"),
     ("[1, 2]", "not a JSON object"),

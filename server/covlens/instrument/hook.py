@@ -21,6 +21,7 @@ from covlens.model import FileLines
 
 # Loaders whose source covlens knows how to read and whose behaviour it can reproduce exactly.
 _PLAIN_LOADERS: tuple[type, ...] = (importlib.machinery.SourceFileLoader, zipimport.zipimporter)
+_BUILT_IN = frozenset(sys.builtin_module_names)  # asked at every import: a set, not the tuple's linear scan
 
 
 def _summary(exc: BaseException) -> str:
@@ -89,7 +90,7 @@ class CovlensFinder:
             # Re-entrancy guard: an import made while covlens itself is finding or instrumenting goes the normal way.
             inst._note_reentrant(fullname, self._local.busy)
             return None
-        if fullname in sys.builtin_module_names:
+        if fullname in _BUILT_IN:
             return None  # cheap early bail-out: nothing to find, nothing to instrument
         self._local.busy = fullname
         try:

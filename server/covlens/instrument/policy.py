@@ -100,6 +100,7 @@ class Policy:
         self._stdlib_prefixes = _prefixes(self.stdlib_dirs)
         self.self_dir = _norm(_SELF_DIR)
         self._root_prefix = _prefix(self.root)
+        self._site_marker, self._dist_marker = f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}"
         # The `source` decisions name their root: worked out once, not at every import.
         self._source_names = {source: self.relative(source) for source in self.sources}
         self._cache: dict[str, Decision] = {}
@@ -170,9 +171,9 @@ class Policy:
             else:
                 kind = f"loaded from {os.path.basename(origin)!r}, which is not Python source"
             return make(module, origin, "no-source", f"{module} is {kind}", "built-in rule: no source file")
-        # site-packages sits inside the stdlib folder of many layouts: test it first.
-        parts = path.split(os.sep)
-        if ("site-packages" in parts or "dist-packages" in parts or path.startswith(self._site_prefixes)
+        # site-packages sits inside the stdlib folder of many layouts: test it first. (A file's folder named so: as a
+        # component, so with a separator on both sides.)
+        if (self._site_marker in path or self._dist_marker in path or path.startswith(self._site_prefixes)
                 or path in self.site_dirs):
             return make(module, origin, "third-party", f"installed in {self._site_dir_of(path)}",
                         "built-in rule: site-packages")

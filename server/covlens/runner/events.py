@@ -247,6 +247,13 @@ def _location(place: Location | None) -> str:
     return "null" if place is None else f'{{"path":{_string(place.path)},"line":{int.__repr__(place.line)}}}'
 
 
+def decision_line(d: Decision) -> str:
+    """to_line(DecisionMade(d)): one per import, hundreds per run."""
+    return (f'{{"v":{WIRE_VERSION},"event":"decision","decision":{{"module":{_string(d.module)},'
+            f'"path":{_opt_string(d.path)},"action":{_string(d.action)},"reason":{_string(d.reason)},'
+            f'"detail":{_string(d.detail)},"rule":{_opt_string(d.rule)}}}}}')
+
+
 def test_started_line(nodeid: str, path: str | None, line: int | None, worker: str) -> str:
     """to_line(TestStarted(nodeid, path, line, worker))."""
     return (f'{{"v":{WIRE_VERSION},"event":"test-started","nodeid":{_string(nodeid)},"path":{_opt_string(path)},'

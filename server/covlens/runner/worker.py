@@ -228,7 +228,7 @@ class WorkerState:
         """Send a decision the instrumenter made (it calls this once for each new one)."""
         if decision.instrumented or decision.action == "not-imported":
             self._files_dirty = True
-        self.writer.emit(ev.DecisionMade(decision), hold=self._hold_decisions)
+        self.writer.emit_line(ev.decision_line(decision), hold=self._hold_decisions)
 
     def notice(self, message: str) -> None:
         self.writer.emit(ev.Notice(message))
