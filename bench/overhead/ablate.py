@@ -172,10 +172,7 @@ def main(argv: list[str] | None = None) -> int:
            "covlens": report.git_describe(), "toolz": envs.sdist_version("toolz"),
            "boltons": envs.sdist_version("boltons"), "runs": args.runs, "plain_codes": plain_codes,
            "samples": samples}
-    args.raw.parent.mkdir(parents=True, exist_ok=True)
-    args.raw.write_text(json.dumps(raw, indent=1))
-    envs.write_results(args.out, render(raw))
-    print(f"ablate: wrote {args.out} and {args.raw} in {(raw['finished'] - started) / 60:.1f} min", flush=True)
+    envs.save_run("ablate", raw, args.raw, args.out, render(raw))
     return 0
 
 

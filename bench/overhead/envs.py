@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -118,6 +119,14 @@ def base_env() -> dict[str, str]:
            if not k.startswith(("PYTEST_", "COV_CORE_", "COVERAGE_", "COVLENS_", "PYTHON"))}
     env["PYTHONHASHSEED"] = "0"
     return env
+
+
+def save_run(name: str, raw: dict, raw_path: Path, out: Path, rendered: str) -> None:
+    """Write a benchmark's raw samples (JSON) and its sections of the results file; say where and how long it took."""
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    raw_path.write_text(json.dumps(raw, indent=1))
+    write_results(out, rendered)
+    print(f"{name}: wrote {out} and {raw_path} in {(raw['finished'] - raw['started']) / 60:.1f} min", flush=True)
 
 
 def write_results(path: Path, rendered: str) -> None:
