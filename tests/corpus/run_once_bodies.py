@@ -1,4 +1,4 @@
-"""Module and class bodies without loops (statement probes under the monitoring engine), and what is left to events."""
+"""Module bodies without loops (statement probes under the monitor engine), class bodies, what is left to events."""
 
 import sys
 
@@ -91,6 +91,34 @@ class Looping:
 
     def count(self):
         return len(self.names)
+
+
+class Inventive(dict):
+    """A class namespace that answers for any name: probes must never look theirs up in it."""
+
+    def __missing__(self, key):
+        return len(key)
+
+
+class InventiveMeta(type):
+    @classmethod
+    def __prepare__(mcs, name, bases):
+        return Inventive()
+
+    def __new__(mcs, name, bases, namespace):
+        return super().__new__(mcs, name, bases, dict(namespace))
+
+
+class Numbers(metaclass=InventiveMeta):
+    """Names it never defined are their own lengths."""
+
+    first = alpha  # noqa: F821
+    if first > 100:
+        huge = True
+    try:
+        second = gamma  # noqa: F821
+    except KeyError:
+        second = None
 
 
 def factory(kind):

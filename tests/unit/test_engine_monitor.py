@@ -590,19 +590,19 @@ def local_events(engine: MonitorEngine, code: CodeType) -> int:
     return sys.monitoring.get_local_events(engine.tool_id, code)  # type: ignore[no-any-return]
 
 
-def test_run_once_bodies_record_through_probes_with_no_events_armed(engine: MonitorEngine) -> None:
+def test_a_module_body_records_through_probes_with_no_events_armed(engine: MonitorEngine) -> None:
     target = measured_hits(RUN_ONCE_MODULE)
     code, _ = engine.compile(RUN_ONCE_MODULE, target.path, target)
+    nested = {c.co_name: c for c in code.co_consts if isinstance(c, CodeType)}
+    line = sys.monitoring.events.LINE
+    assert local_events(engine, code) == 0
+    assert local_events(engine, nested["Shape"]) == line and local_events(engine, nested["total"]) == line
     namespace: dict[str, object] = {}
     exec(code, namespace)
-    # The module body and the class body ran once, through their probes: the lines of the branch taken, the defs.
+    # The module body ran once, through its probes (the branch taken, the class and def lines); the class body through
+    # its events.
     assert target.lines.reported(target.hits) == {1, 3, 4, 9, 10, 12, 16}
-    module_code = code
-    class_body = next(c for c in module_code.co_consts if isinstance(c, CodeType) and c.co_name == "Shape")
-    assert local_events(engine, module_code) == 0 and local_events(engine, class_body) == 0
-    total = namespace["total"]
-    assert local_events(engine, total.__code__) == sys.monitoring.events.LINE  # type: ignore[attr-defined]
-    total(3)  # type: ignore[operator]
+    namespace["total"](3)  # type: ignore[operator]
     assert target.lines.reported(target.hits) == {1, 3, 4, 9, 10, 12, 16, 17, 18, 19, 20}
     # Nothing of covlens in the module's own namespace.
     assert not [name for name in namespace if "covlens" in name]
@@ -645,15 +645,40 @@ def test_a_module_body_with_a_loop_keeps_line_events(engine: MonitorEngine) -> N
     assert target.lines.reported(target.hits) == {1, 2, 3, 6, 7}
 
 
-def test_a_class_body_with_a_loop_keeps_line_events(engine: MonitorEngine) -> None:
-    source = "class Table:\n    rows = []\n    for n in range(2):\n        rows.append(n)\n"
+def test_a_class_whose_metaclass_invents_every_name_is_measured_by_events(engine: MonitorEngine) -> None:
+    # A class body looks names up in the mapping its metaclass prepared; this one answers for any name, so a probe's
+    # lookup there would call what it invented. Class bodies keep their author's bytecode and LINE events.
+    source = textwrap.dedent(
+        """\
+        class Inventive(dict):
+            def __missing__(self, key):
+                return len(key)
+
+
+        class Meta(type):
+            @classmethod
+            def __prepare__(mcs, name, bases):
+                return Inventive()
+
+            def __new__(mcs, name, bases, namespace):
+                return super().__new__(mcs, name, bases, dict(namespace))
+
+
+        class Numbers(metaclass=Meta):
+            first = alpha
+            second = (
+                beta
+            )
+        """
+    )
     target = measured_hits(source)
     code, _ = engine.compile(source, target.path, target)
-    class_body = next(c for c in code.co_consts if isinstance(c, CodeType))
-    assert local_events(engine, code) == 0
-    assert local_events(engine, class_body) == sys.monitoring.events.LINE
-    exec(code, {})
-    assert target.lines.reported(target.hits) == {1, 2, 3, 4}
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    numbers = namespace["Numbers"]
+    assert (numbers.first, numbers.second) == (5, 4)  # type: ignore[attr-defined]
+    assert not [name for name in vars(numbers) if "covlens" in name]
+    assert target.lines.reported(target.hits) == {1, 2, 3, 6, 7, 8, 9, 11, 12, 15, 16, 17}
 
 
 def test_a_module_imported_during_a_context_reports_its_body_in_that_context(engine: MonitorEngine) -> None:

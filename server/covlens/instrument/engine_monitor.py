@@ -1,4 +1,4 @@
-"""The sys.monitoring engine (3.12+): LINE events on functions, off after a first hit; probes in run-once bodies."""
+"""The sys.monitoring engine (3.12+): LINE events, off after a first hit; statement probes in module bodies."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Any
 
 from covlens.instrument.engine import code_objects
 from covlens.instrument.lines import SourceLines, compile_tree, parse
-from covlens.instrument.probes import RunOnceProbes, through_table
+from covlens.instrument.probes import ModuleBodyProbes, through_table
 from covlens.instrument.recorder import FileHits
 
 # Tool ids 0-2 and 5 are claimed by convention (debugger, coverage.py's sysmon core, profiler, optimizer);
 # 3 and 4 are unassigned. Never take COVERAGE_ID: users may run coverage.py next to covlens.
 CANDIDATE_TOOL_IDS = (3, 4)
 TOOL_NAME = "covlens"
-# The dictionary in `builtins` that the probes of run-once bodies call through: path -> the file's `hits.add`. One
+# The dictionary in `builtins` that the probes of module bodies call through: path -> the file's `hits.add`. One
 # name, added to `builtins` once per process: adding names there later would void every function's cached lookups of
 # builtins (CPython keys them on the dictionary's layout), and the module's own namespace stays as its author wrote it.
 ONCE_NAME = "__covlens_once__"
@@ -114,8 +114,8 @@ def _claim_tool_id() -> int:
 
 
 class MonitorEngine:
-    """Records executed lines with sys.monitoring LINE events set locally on each instrumented function, and with
-    statement probes in the bodies that run once per import (the module's and its classes', see `build`).
+    """Records executed lines with sys.monitoring LINE events set locally on each instrumented code object, and with
+    statement probes in the module's own body, which runs once per import (see `build`).
 
     Each engine claims its own tool id (3, else 4) and frees it in close(), so engines can be created one after
     another in a process. Two can live at once: each sees only the code objects it compiled and re-arms only its
@@ -145,7 +145,7 @@ class MonitorEngine:
         # Strong references keep every registered id valid (and let close() switch their events off).
         self._codes: list[CodeType] = []
         self._once = _once_table()
-        # Hit sets of the files bound since the last new_context(): their run-once bodies record without events.
+        # Hit sets of the files bound since the last new_context(): their module bodies record without events.
         self._bound: list[set[int]] = []
         self._tool = _claim_tool_id()
         self._closed = False
@@ -162,18 +162,17 @@ class MonitorEngine:
         return self._tool
 
     def build(self, source: str, filename: str, lines: SourceLines) -> CodeType:
-        """The module compiled with a probe before each statement of its run-once bodies; functions stay as written.
+        """The module compiled with a probe before each statement of its own body; classes and functions as written.
 
-        A module's body and its classes' bodies run once per import, where a LINE event would cost more than a probe:
-        CPython finds the line of an event by scanning the code's line table from its start wherever the line is far
-        from where the offset puts it, as in a module body (a `def` line, then the function's lines skipped), so each
-        event costs in proportion to the body's size (28 M instructions of toolz's 1.3 G session, in
-        `_PyCode_CheckLineNumber`). A probe is one lookup and one call, at the statement's own line: tracebacks and
-        line numbers stay true. Bodies with a loop in or around them keep LINE events (a probe never switches off),
-        and every function keeps its author's bytecode: that is where code runs many times.
+        A module's body runs once per import, where a LINE event costs more than a probe: CPython finds the line of an
+        event by scanning the code's line table from its start wherever the line is far from where the offset puts
+        it, as in a module body (a `def` line, then the function's lines skipped), so each event costs in proportion
+        to the body's size (28 M instructions of toolz's 1.3 G session, in `_PyCode_CheckLineNumber`). A probe is one
+        lookup and one call, at the statement's own line: tracebacks and line numbers stay true. A body with a loop
+        keeps LINE events (a probe never switches off), and every class and function keeps its author's bytecode.
         """
         tree = parse(source, filename)
-        RunOnceProbes(lines.statements, lines.first_line, through_table(ONCE_NAME, filename)).run(tree)
+        ModuleBodyProbes(lines.statements, lines.first_line, through_table(ONCE_NAME, filename), (ONCE_NAME,)).run(tree)
         return compile_tree(tree, source, filename)
 
     def bind(self, code: CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
@@ -200,7 +199,7 @@ class MonitorEngine:
 
     def touched(self) -> list[set[int]] | None:
         """The hit sets of the code objects that had a LINE event since the last new_context(), and of the files bound
-        since (their run-once bodies record through probes).
+        since (their module bodies record through probes).
 
         Every other hit goes through the callback, which marks its code object fired: no other set can have new lines.
         A hit made by another thread while a switch is under way may be marked after this snapshot and unmarked by the

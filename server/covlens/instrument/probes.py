@@ -51,10 +51,12 @@ def through_table(table: str, key: str) -> Callee:
 class StatementProbes:
     """Inserts probes into a module tree in place, walking statement lists with an explicit stack (no recursion)."""
 
-    def __init__(self, statements: frozenset[int], first_line: Mapping[int, int], callee: Callee = by_name) -> None:
+    def __init__(self, statements: frozenset[int], first_line: Mapping[int, int], callee: Callee = by_name,
+                 names: tuple[str, ...] = (HIT_NAME, REC_NAME)) -> None:
         self.statements = statements
         self.first_line = first_line
         self.callee = callee
+        self.names = names  # the global names the callee looks up
 
     def first(self, line: int) -> int:
         return self.first_line.get(line, line) or line
@@ -75,7 +77,22 @@ class StatementProbes:
         todo: list[tuple[Any, str, int, bool]] = [(tree, "body", 0, True)]
         while todo:
             owner, field, covered, scope = todo.pop()
-            setattr(owner, field, self.instrument_body(getattr(owner, field), covered, scope, owner is tree, todo))
+            body = self.instrument_body(getattr(owner, field), covered, scope, owner is tree, todo)
+            if isinstance(owner, ast.ClassDef) and field == "body":
+                body = self.global_names(body)
+            setattr(owner, field, body)
+
+    def global_names(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """`body` (a class's) declaring the probes' names global, after its docstring.
+
+        A class body looks a name up first in the mapping its metaclass prepared, and that mapping may answer for any
+        name (a `__missing__` that invents values): the probe would then call what it invented. Declared global, the
+        names are looked up in the module and in builtins only. A declaration makes no bytecode and no line.
+        """
+        at = 1 if body and _is_docstring(body[0]) else 0
+        anchor = body[at] if at < len(body) else body[-1]
+        declaration = _located(ast.Global(names=list(self.names)), anchor.lineno, anchor.col_offset)
+        return [*body[:at], declaration, *body[at:]]  # type: ignore[list-item]
 
     def instrument_body(
         self,
@@ -197,7 +214,6 @@ def _is_docstring(stmt: ast.stmt) -> bool:
 
 
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def loop_free(body: list[ast.stmt]) -> bool:
@@ -214,15 +230,16 @@ def loop_free(body: list[ast.stmt]) -> bool:
     return True
 
 
-class RunOnceProbes(StatementProbes):
-    """Probes only in the bodies that run once per run of their module: the module's and its classes', when no loop
-    is in them or around them. Functions (and every body inside one) are left exactly as written."""
+class ModuleBodyProbes(StatementProbes):
+    """Probes only in the module's own body, which runs once per import, and only when no loop is in it. Every class
+    and function body is left exactly as written: a class body looks its names up in whatever mapping its metaclass
+    prepared, which may answer for any name (a probe's lookup would then call what it invented)."""
 
     def run(self, tree: ast.Module) -> None:
         if loop_free(tree.body):
             super().run(tree)
 
     def schedule(self, stmt: ast.stmt, line: int, todo: list[tuple[Any, str, int, bool]]) -> None:
-        if isinstance(stmt, _FUNCTIONS) or (isinstance(stmt, ast.ClassDef) and not loop_free(stmt.body)):
+        if isinstance(stmt, _SCOPES):
             return
         super().schedule(stmt, line, todo)

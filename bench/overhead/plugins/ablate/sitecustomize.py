@@ -1,7 +1,7 @@
 """Bench only (bench/overhead/ablate.py): switch parts of covlens off, as COVLENS_BENCH_ABLATE names them.
 
 `events`: the monitoring engine arms no LINE event (it still compiles, caches and registers every code object, and
-the probes of module and class bodies still record);
+the probes of module bodies still record);
 `hook`: the worker installs no import hook at all (so no events either); `plugin`: pytest runs without covlens's
 plugin (no per-test outcomes; the worker's end-of-session work then runs after pytest's session). Applied in the
 CLI process before it forks its worker, so the worker inherits them. Without the variable this does nothing.
