@@ -43,7 +43,9 @@ from timed import run_timed  # noqa: E402  (bench/overhead)
 from watcherphase import WatcherPhase, WatchResult  # noqa: E402
 
 # Pinned like the overhead benchmark's tools, in a venv of their own so that its measurements never load them.
-EXTRA_PINS = ("pytest-cov==7.1.0", "pytest-watcher==0.6.3")
+# watchdog too: with watchdog 7.1, pytest-watcher 0.6.3 (the latest) is handed its events' paths as bytes, calls each
+# one "not under watched root" and never re-runs; 7.0.0 is the last it works with.
+EXTRA_PINS = ("pytest-cov==7.1.0", "pytest-watcher==0.6.3", "watchdog==7.0.0")
 VENV_NAME = "venv-latency"
 PROJECT = envs.WORK / "latency" / "project"
 LOGS = envs.WORK / "logs"
