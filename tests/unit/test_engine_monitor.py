@@ -162,6 +162,33 @@ def test_a_code_object_whose_every_line_ran_has_its_events_off_until_the_next_co
     assert sys.monitoring.get_local_events(engine.tool_id, code) == 0
 
 
+@pytest.mark.parametrize("made_by", ["build", "a bare code object", "a build for other code"])
+def test_a_code_object_goes_off_once_its_lines_ran_whether_or_not_build_worked_them_out(
+        engine: MonitorEngine, monkeypatch: pytest.MonkeyPatch, made_by: str) -> None:
+    # build() works out each code object's event lines, cached with the code: its first event then reads them instead
+    # of walking the line table. Code from elsewhere (a bare code object, or lines that do not fit it) still works.
+    import covlens.instrument.engine_monitor as engine_monitor
+
+    source = "def squares(n):\n    out = [i * i for i in range(n)]\n    return out\n"
+    target = measured_hits(source)
+    built = engine.build(source, target.path, target.lines)
+    walked: list[str] = []
+    real = engine_monitor._event_lines
+    monkeypatch.setattr(engine_monitor, "_event_lines", lambda code: walked.append(code.co_name) or real(code))
+    if made_by == "a bare code object":
+        built = built[0]
+    elif made_by == "a build for other code":
+        built = (built[0], built[1] + (frozenset({99}),))
+    code, _ = engine.bind(built, target.path, target)
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    squares = namespace["squares"]
+    assert squares(3) == [0, 1, 4]  # type: ignore[operator]
+    assert target.hits == {1, 2, 3}
+    assert local_events(engine, squares.__code__) == 0  # type: ignore[attr-defined]
+    assert walked == ([] if made_by == "build" else ["squares"])  # the comprehension is inlined (PEP 709)
+
+
 def _collections_started_by(call: Callable[[], object]) -> list[int]:
     """The garbage collections `call` starts when the young generation is exactly at its threshold: any object it
     allocates that the collector tracks starts one."""

@@ -37,8 +37,13 @@ def _fingerprint() -> str:
     return ";".join(parts)
 
 
+def _is_code(built: object) -> bool:
+    """What an engine's `build` makes: a code object, or a tuple starting with one (and data its `bind` checks)."""
+    return isinstance(built, CodeType) or (isinstance(built, tuple) and bool(built) and isinstance(built[0], CodeType))
+
+
 class CodeCache:
-    """Entries of (SourceLines, code or None) per file; any failure to read or write is a miss, never an error.
+    """Entries of (SourceLines, what the engine built or None) per file; an unreadable or unwritable one is a miss.
 
     One file per (path, engine, Python): a changed source overwrites its entry instead of adding one. The entry
     holds the full key (source hash, path, covlens and Python versions, engine, format) and a checksum of its
@@ -81,7 +86,7 @@ class CodeCache:
 
     # -- read --------------------------------------------------------------------------------------------
 
-    def load(self, path: str, key: bytes) -> tuple[SourceLines, CodeType | None] | None:
+    def load(self, path: str, key: bytes) -> tuple[SourceLines, Any] | None:
         """(facts, code or None) stored for `key`, or None: a miss (absent, stale or corrupt entry)."""
         try:
             with open(self._entry_path(path), "rb") as handle:
@@ -93,7 +98,7 @@ class CodeCache:
         return entry
 
     @staticmethod
-    def _decode(key: bytes, data: bytes) -> tuple[SourceLines, CodeType | None] | None:
+    def _decode(key: bytes, data: bytes) -> tuple[SourceLines, Any] | None:
         head = len(MAGIC) + _DIGEST
         if len(data) < head + _DIGEST or data[:len(MAGIC)] != MAGIC:
             return None
@@ -104,7 +109,7 @@ class CodeCache:
             stored_key, statements, excluded, multi, count, code = marshal.loads(payload)
             if stored_key != key or not isinstance(multi, dict) or not isinstance(count, int):
                 return None
-            if code is not None and not isinstance(code, CodeType):
+            if code is not None and not _is_code(code):
                 return None
             facts = SourceLines(frozenset(statements), frozenset(excluded), FirstLines(multi, count))
         except Exception:  # noqa: BLE001 - any unreadable entry is a miss
@@ -113,7 +118,7 @@ class CodeCache:
 
     # -- write -------------------------------------------------------------------------------------------
 
-    def store(self, path: str, key: bytes, facts: SourceLines, code: CodeType | None) -> bool:
+    def store(self, path: str, key: bytes, facts: SourceLines, code: Any) -> bool:
         """Write the entry atomically; False (and nothing raised) if it cannot be written."""
         if sys.dont_write_bytecode:
             return False  # -B or PYTHONDONTWRITEBYTECODE: read entries, write none (as Python does with .pyc files)

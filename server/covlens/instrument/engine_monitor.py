@@ -23,6 +23,8 @@ TOOL_NAME = "covlens"
 # name, added to `builtins` once per process: adding names there later would void every function's cached lookups of
 # builtins (CPython keys them on the dictionary's layout), and the module's own namespace stays as its author wrote it.
 ONCE_NAME = "__covlens_once__"
+# What build() makes: the module's code, and the event lines of each of its `_evented` code objects, in that order.
+Built = tuple[CodeType, tuple[frozenset[int], ...]]
 
 
 def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unseen: dict[int, set[int]],
@@ -49,7 +51,9 @@ def _line_callback(table: dict[int, set[int]], fired: dict[int, CodeType], unsee
             _fired[key] = code  # its events need re-arming at the next context
             left = _unseen.get(key)
             if left is None:
-                lines = lines_of[key] = _event_lines(code)
+                lines = lines_of.get(key)  # worked out by build() and cached with the code, for every code object
+                if lines is None:  # code bound without them (not made by build)
+                    lines = lines_of[key] = _event_lines(code)
                 left = _unseen[key] = set(lines)
             left.discard(line)
             # Positional: a keyword argument would allocate a dict for it. Never wait: this may run inside
@@ -87,6 +91,11 @@ def _event_lines(code: CodeType) -> frozenset[int]:
             after_resume = offset + 2
             break
     return frozenset(line for start, _end, line in code.co_lines() if line is not None and start >= after_resume)
+
+
+def _evented(code: CodeType) -> list[CodeType]:
+    """The code objects of a module that record through LINE events: those without probes."""
+    return [each for each in code_objects(code) if ONCE_NAME not in each.co_names]
 
 
 def _once_table() -> dict[str, Callable[[int], Any]]:
@@ -140,7 +149,7 @@ class MonitorEngine:
         # id(code) -> its lines not yet seen in this context (from its first event on): empty, its events go off.
         # new_context refills the set in place: the callback never makes a new one for a code object seen before.
         self._unseen: dict[int, set[int]] = {}
-        self._lines_of: dict[int, frozenset[int]] = {}  # id(code) -> _event_lines(code), for the refills
+        self._lines_of: dict[int, frozenset[int]] = {}  # id(code) -> _event_lines(code), from build or a first event
         self._off: set[int] = set()  # ids of the code objects switched off in this context: re-armed by one call
         # Strong references keep every registered id valid (and let close() switch their events off).
         self._codes: list[CodeType] = []
@@ -161,8 +170,11 @@ class MonitorEngine:
     def tool_id(self) -> int:
         return self._tool
 
-    def build(self, source: str, filename: str, lines: SourceLines) -> CodeType:
-        """The module compiled with a probe before each statement of its own body; classes and functions as written.
+    def build(self, source: str, filename: str, lines: SourceLines) -> Built:
+        """The module compiled with a probe before each statement of its own body; classes and functions as written;
+        with the lines each code object without probes can report (`_event_lines`, in `code_objects` order): worked
+        out here, they are cached with the code, and a code object's first event no longer walks its line table
+        (175 code objects, 1 ms of toolz's session).
 
         A module's body runs once per import, where a LINE event costs more than a probe: CPython finds the line of an
         event by scanning the code's line table from its start wherever the line is far from where the offset puts
@@ -173,14 +185,18 @@ class MonitorEngine:
         """
         tree = parse(source, filename)
         ModuleBodyProbes(lines.statements, lines.first_line, through_table(ONCE_NAME, filename), (ONCE_NAME,)).run(tree)
-        return compile_tree(tree, source, filename)
+        code = compile_tree(tree, source, filename)
+        return code, tuple(_event_lines(each) for each in _evented(code))
 
-    def bind(self, code: CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
-        """Make `code` record into `target`: its probes through ONCE_NAME, and LINE events on every code object nested
-        in it that has no probe (the very objects that will run)."""
+    def bind(self, built: Built | CodeType, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
+        """Make the code `build` made (or any module code) record into `target`: its probes through ONCE_NAME, and
+        LINE events on every code object nested in it that has no probe (the very objects that will run)."""
+        code, event_lines = (built, None) if isinstance(built, CodeType) else built
         hits = target.hits  # the set itself: one attribute lookup less in the callback, and the same set on reload
         self._once[filename] = hits.add
-        codes = [each for each in code_objects(code) if ONCE_NAME not in each.co_names]
+        codes = _evented(code)
+        if event_lines is not None and len(event_lines) != len(codes):
+            event_lines = None  # not what build made for this code: the callback works them out instead
         monitoring = sys.monitoring
         with self._lock:
             if self._closed:
@@ -190,6 +206,10 @@ class MonitorEngine:
             self._codes.extend(codes)
             for each in codes:
                 self._table[id(each)] = hits
+            if event_lines is not None:
+                lines_of = self._lines_of
+                for each, lines in zip(codes, event_lines):
+                    lines_of[id(each)] = lines
             for each in codes:
                 monitoring.set_local_events(self._tool, each, self._events)
         return code, {}
