@@ -141,8 +141,14 @@ def test_paths_resolve_as_realpath_does_through_linked_folders_and_linked_files(
     (tmp_path / "elsewhere.py").write_text("y = 2\n")
     (real / "pkg" / "linked.py").symlink_to(tmp_path / "elsewhere.py")
     (tmp_path / "alias").symlink_to(real, target_is_directory=True)
+    (real / "other").mkdir()
+    (real / "other" / "deep.py").write_text("z = 3\n")
+    (real / "pkg" / "sub").symlink_to(Path("..") / "other", target_is_directory=True)  # relative, inside a link
+    (real / "pkg" / "again").symlink_to(real / "pkg" / "sub", target_is_directory=True)  # a link to a link
     for path in (tmp_path / "alias" / "pkg" / "mod.py", tmp_path / "alias" / "pkg" / "linked.py",
-                 tmp_path / "alias" / "pkg" / ".." / "pkg" / "mod.py", real / "pkg" / "mod.py"):
+                 tmp_path / "alias" / "pkg" / ".." / "pkg" / "mod.py", real / "pkg" / "mod.py",
+                 tmp_path / "alias" / "pkg" / "sub" / "deep.py", tmp_path / "alias" / "pkg" / "again" / "deep.py",
+                 tmp_path / "alias" / "pkg" / "sub" / ".." / "pkg" / "mod.py", real / "other" / "deep.py"):
         assert real_path(str(path)) == os.path.normcase(os.path.realpath(path)), path
     assert real_path(str(tmp_path / "alias" / "pkg" / "linked.py")) == os.path.normcase(str(tmp_path / "elsewhere.py"))
 

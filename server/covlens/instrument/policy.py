@@ -37,7 +37,13 @@ def _norm(path: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _real_folder(folder: str) -> str:
-    return os.path.realpath(folder)
+    # From the parent's cached answer, with one lstat of this folder: realpath would lstat every component of the path
+    # again (8 for a new stdlib package's folder), each time a module of a folder not seen yet is imported.
+    parent, name = os.path.split(folder)
+    if not name or name in (".", "..") or parent == folder:
+        return os.path.realpath(folder)  # a root, a trailing separator, or a component realpath must resolve in order
+    real = os.path.join(_real_folder(parent), name)
+    return os.path.realpath(real) if os.path.islink(real) else real
 
 
 real_path = _norm  # for the hook: the same normalised, cached form of a path
