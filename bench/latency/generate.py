@@ -23,7 +23,7 @@ from pathlib import Path
 PACKAGE = "latproj"
 MARKER = ".latproj-generated"  # a folder holding it was made here and may be replaced by the next generate()
 MOD = 1_000_003
-DEFAULT_WORK = 130_000  # loop rounds per function; see bench/README.md for the tuning (full run >= 20 s)
+DEFAULT_WORK = 180_000  # loop rounds per function; see bench/README.md for the tuning (full run >= 20 s)
 SMALL = {"modules": 10, "functions_per_module": 3, "tests_per_module": 5, "work": 20}  # 50 quick tests
 EDIT_TAG = "# bench edit"
 

@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python bench/latency/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     LOGS.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    commit = covlens_commit()  # the server runs the code checked out now: a commit made during the run is not it
     machine = overhead_report.machine()
     env, info = prepare(args)
     project = {**info.to_json(), **baselines(env, info, args.timeout)}
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = {
         "command": command, "started": started, "finished": time.time(),
         "machine_before": machine, "machine_after": overhead_report.machine(),
-        "python": python_facts(env), "covlens_commit": covlens_commit(), "project": project,
+        "python": python_facts(env), "covlens_commit": _moved(commit, covlens_commit()), "project": project,
         "settings": {"initialization_options": {"debounceMs": args.debounce_ms} if args.debounce_ms is not None
                      else None, "quiet": args.quiet, "probe_gap": args.probe_gap,
                      "timeout": args.timeout, "watcher": not args.no_watcher},
@@ -213,6 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     failed = (server.errors or watcher.errors or any(e.error for e in server.edits)
               or any(e.error for e in watcher.edits))
     return 1 if failed else 0
+
+
+def _moved(at_start: str, at_end: str) -> str:
+    """The commit measured, and the one the checkout moved to during the run if it did."""
+    if at_start == at_end:
+        return at_start
+    return f"{at_start} (checked out at the start; {at_end} was committed during the run and is not what ran)"
 
 
 if __name__ == "__main__":
