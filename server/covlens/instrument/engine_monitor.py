@@ -174,7 +174,7 @@ class MonitorEngine:
         """The module compiled with a probe before each statement of its own body; classes and functions as written;
         with the lines each code object without probes can report (`_event_lines`, in `code_objects` order): worked
         out here, they are cached with the code, and a code object's first event no longer walks its line table
-        (175 code objects, 1 ms of toolz's session).
+        (175 code objects in toolz's session: 2.9 M of its 1.3 G instructions).
 
         A module's body runs once per import, where a LINE event costs more than a probe: CPython finds the line of an
         event by scanning the code's line table from its start wherever the line is far from where the offset puts
