@@ -221,7 +221,7 @@ class Instrumenter:
             origin = self._origin_of(module)
             if origin is None:
                 continue
-            if name in self._decisions or real_path(origin) in decided_paths:
+            if known is not None or real_path(origin) in decided_paths:
                 decided_paths.add(real_path(origin))  # e.g. a re-entrant import, decided without a path
                 continue
             decision = self.policy.decide(name, origin)

@@ -21,28 +21,21 @@ PRAGMA_RE = re.compile(r"^[ \t]*#[ \t]*covlens:[ \t]*skip-file[ \t]*$", re.MULTI
 _SELF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@functools.lru_cache(maxsize=None)
 def _norm(path: str) -> str:
-    # Cached: a run asks for the same few hundred paths (every module in sys.modules at start and at the end); a
-    # warm worker's children inherit the cache it filled. realpath costs an lstat per path component (37 us for a
-    # module in site-packages); most modules share a few folders, so only the file itself is looked at afresh.
-    folder, name = os.path.split(path)
-    if not folder or name in ("", ".", ".."):
-        return os.path.normcase(os.path.realpath(path))
-    real = os.path.join(_real_folder(folder), name)
-    if os.path.islink(real):
-        real = os.path.realpath(real)
-    return os.path.normcase(real)
+    """`path` resolved as realpath resolves it, in the platform's case."""
+    return os.path.normcase(_real(path))
 
 
 @functools.lru_cache(maxsize=None)
-def _real_folder(folder: str) -> str:
-    # From the parent's cached answer, with one lstat of this folder: realpath would lstat every component of the path
-    # again (8 for a new stdlib package's folder), each time a module of a folder not seen yet is imported.
-    parent, name = os.path.split(folder)
-    if not name or name in (".", "..") or parent == folder:
-        return os.path.realpath(folder)  # a root, a trailing separator, or a component realpath must resolve in order
-    real = os.path.join(_real_folder(parent), name)
+def _real(path: str) -> str:
+    # Cached, for files and folders alike: a run asks for the same few hundred paths (every module in sys.modules at
+    # start and at the end), and a warm worker's children inherit the cache it filled. realpath lstats every component
+    # of a path (37 us for a module in site-packages, 8 lstats for a new stdlib package's folder); from the parent's
+    # cached answer a path not seen yet costs one lstat of its own.
+    parent, name = os.path.split(path)
+    if not name or name in (".", "..") or parent == path:
+        return os.path.realpath(path)  # a root, a trailing separator, or a component realpath must resolve in order
+    real = os.path.join(_real(parent), name)
     return os.path.realpath(real) if os.path.islink(real) else real
 
 
