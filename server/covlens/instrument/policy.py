@@ -21,8 +21,10 @@ PRAGMA_RE = re.compile(r"^[ \t]*#[ \t]*covlens:[ \t]*skip-file[ \t]*$", re.MULTI
 _SELF_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@functools.lru_cache(maxsize=None)
 def _norm(path: str) -> str:
-    """`path` resolved as realpath resolves it, in the platform's case."""
+    """`path` resolved as realpath resolves it, in the platform's case (cached too: asked of every decided path at the
+    session's end, where normcase's own call costs more than the lookup)."""
     return os.path.normcase(_real(path))
 
 
