@@ -65,21 +65,33 @@ PARTS = (
 )
 
 
+def prepare(project: overhead.Project, variant: Variant) -> None:
+    """The project folder as `variant` runs in it: earlier outputs gone, its [tool.covlens] table written."""
+    envs.clean_outputs(project.folder)
+    table = variant.config.covlens_table(project.suite)
+    (project.folder / "pyproject.toml").write_text(project.pyproject + table, encoding="utf-8")
+
+
+def environment(variant: Variant, first: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment `variant` runs with; `first`: folders ahead of everything on a covlens variant's path."""
+    env = envs.base_env()
+    env.update(variant.config.env)
+    # Every covlens variant has the ablation's sitecustomize on its path (a no-op without COVLENS_BENCH_ABLATE).
+    path = [*first, str(PLUGINS), str(ABLATE)] if variant.config.tool == "covlens" else [str(PLUGINS)]
+    env["PYTHONPATH"] = ":".join(path)
+    if variant.off:
+        env["COVLENS_BENCH_ABLATE"] = ",".join(variant.off)
+    return env
+
+
 def run_once(project: overhead.Project, variant: Variant, round_no: int, logs: Path) -> dict[str, object]:
     folder = project.folder
-    envs.clean_outputs(folder)
-    table = variant.config.covlens_table(project.suite)
-    (folder / "pyproject.toml").write_text(project.pyproject + table, encoding="utf-8")
+    prepare(project, variant)
     tag = f"ablate-{project.env.version}-{project.suite.name}-{variant.name}-r{round_no}"
     session, out, log = logs / f"{tag}.session.json", logs / f"{tag}.out", logs / f"{tag}.log"
     session.unlink(missing_ok=True)
-    env = envs.base_env()
-    env.update(variant.config.env)
+    env = environment(variant)
     env["BENCH_SESSION"] = str(session)
-    # Every covlens variant has the ablation's sitecustomize on its path (a no-op without COVLENS_BENCH_ABLATE).
-    env["PYTHONPATH"] = f"{PLUGINS}:{ABLATE}" if variant.config.tool == "covlens" else str(PLUGINS)
-    if variant.off:
-        env["COVLENS_BENCH_ABLATE"] = ",".join(variant.off)
     result = run_timed(variant.config.command(project.env.python, project.suite, folder, out), folder, env, log,
                        overhead.RUN_TIMEOUT)
     inside = json.loads(session.read_text()) if session.is_file() else {}

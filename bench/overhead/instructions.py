@@ -28,7 +28,6 @@ import ablate  # noqa: E402
 import envs  # noqa: E402
 import report  # noqa: E402
 import run as overhead  # noqa: E402
-from configs import PLUGINS  # noqa: E402
 
 MARK = "getpriority"  # the libc function plugins/bench_mark.py calls at each edge of the stretch
 # toolz's test_fold forks a multiprocessing Pool: how long its parent waits for the children, and so how many
@@ -58,25 +57,11 @@ def command(project: overhead.Project, variant: ablate.Variant, out: Path) -> li
     return [*cmd, *DESELECT.get(project.suite.name, ())]
 
 
-def environment(project: overhead.Project, variant: ablate.Variant, window: str,
-                source: Path | None = None) -> dict[str, str]:
-    env = envs.base_env()
-    env.update(variant.config.env)
-    if variant.config.tool == "covlens":
-        # Another checkout's covlens (an earlier commit in a git worktree) goes first on the path, ahead of this one.
-        env["PYTHONPATH"] = ":".join([*([str(source / "server")] if source else []), str(PLUGINS), str(ablate.ABLATE)])
-    else:
-        env["PYTHONPATH"] = str(PLUGINS)
+def environment(variant: ablate.Variant, window: str, source: Path | None = None) -> dict[str, str]:
+    # Another checkout's covlens (an earlier commit in a git worktree) goes first on the path, ahead of this one.
+    env = ablate.environment(variant, (str(source / "server"),) if source else ())
     env["BENCH_WINDOW"] = window
-    if variant.off:
-        env["COVLENS_BENCH_ABLATE"] = ",".join(variant.off)
     return env
-
-
-def prepare_run(project: overhead.Project, variant: ablate.Variant) -> None:
-    envs.clean_outputs(project.folder)
-    table = variant.config.covlens_table(project.suite)
-    (project.folder / "pyproject.toml").write_text(project.pyproject + table, encoding="utf-8")
 
 
 def run_once(project: overhead.Project, variant: ablate.Variant, window: str, logs: Path,
@@ -85,14 +70,14 @@ def run_once(project: overhead.Project, variant: ablate.Variant, window: str, lo
     folder = envs.WORK / "callgrind" / tag
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    prepare_run(project, variant)
+    ablate.prepare(project, variant)
     valgrind = ["valgrind", "--tool=callgrind", f"--dump-before={MARK}", "--dump-instr=no",
                 f"--callgrind-out-file={folder}/callgrind.%p"]
     log = logs / f"{tag}.log"
     started = time.time()
     with open(log, "w", encoding="utf-8") as handle:
         done = subprocess.run([*valgrind, *command(project, variant, folder / "out.json")], cwd=project.folder,
-                              env=environment(project, variant, window, source), stdout=handle,
+                              env=environment(variant, window, source), stdout=handle,
                               stderr=subprocess.STDOUT)
     return {"suite": project.suite.name, "variant": variant.name, "window": window, "returncode": done.returncode,
             "instructions": stretch(folder), "seconds": time.time() - started,
@@ -103,9 +88,9 @@ def warm_up(project: overhead.Project, source: Path | None = None) -> int:
     """Untimed runs without valgrind: plain pytest writes the .pyc files, covlens its code cache. Plain's exit code."""
     codes = []
     for variant in (ablate.VARIANTS[0], ablate.VARIANTS[2]):
-        prepare_run(project, variant)
+        ablate.prepare(project, variant)
         done = subprocess.run(command(project, variant, envs.WORK / "warm-up.json"), cwd=project.folder,
-                              env=environment(project, variant, "session", source), capture_output=True)
+                              env=environment(variant, "session", source), capture_output=True)
         codes.append(done.returncode)
     return codes[0]
 
