@@ -199,3 +199,52 @@ def test_no_entry_is_written_when_python_writes_no_bytecode(tmp_path: Path) -> N
     assert run.result["cache"] == {"hits": 0, "misses": 1, "writes": 0, "errors": 0}
     assert run.lines[mod_path(root)]["statements"]
     assert not (root / ".covlens").exists()
+
+
+DECODES = '''
+import importlib.util
+DECODED = []
+_decode = importlib.util.decode_source
+def _counting(data):
+    DECODED.append(bytes(data))
+    return _decode(data)
+importlib.util.decode_source = _counting
+'''
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_cache_hit_reads_the_file_but_decodes_none_of_it(tmp_path: Path, engine: str) -> None:
+    root = workspace(tmp_path)
+    script = DECODES + SCRIPT + "RESULT['decoded'] = sum(b'def classify' in d for d in DECODED)\n"
+    cold = run_under_hook(root, script, engine=engine)
+    assert cold.error is None, cold.error
+    assert cold.result["decoded"] == 1  # a miss: analysed and compiled from the text
+    warm = run_under_hook(root, script, engine=engine)
+    assert warm.result["cache"]["hits"] == 1
+    assert warm.result["decoded"] == 0
+    assert warm.result["values"] == cold.result["values"] and warm.hits == cold.hits
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_module_with_a_coding_cookie_reads_the_same_from_the_cache(tmp_path: Path, engine: str) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\nWORD = 'caf\xe9'\n\n\ndef word():\n"
+                                    b"    return WORD + '\xe0'\n")
+    script = "import latin\nRESULT = latin.word()\n"
+    cold = run_under_hook(root, script, engine=engine)
+    warm = run_under_hook(root, script, engine=engine)
+    assert cold.error is None and warm.error is None, (cold.error, warm.error)
+    assert cold.result == warm.result == "caf\u00e9\u00e0"
+    assert cold.hits == warm.hits and cold.hits_of(root, "latin.py") == [2, 5, 6]
+    assert len(entries(root)) == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_pragma_found_in_the_bytes_still_skips_the_file_on_every_run(tmp_path: Path, engine: str) -> None:
+    root = workspace(tmp_path, MODULE + "\n# covlens: skip-file\n")
+    for _ in range(2):
+        run = run_under_hook(root, SCRIPT, engine=engine)
+        assert run.error is None, run.error
+        assert run.decision("mod").reason == "pragma"
+        assert mod_path(root) not in run.hits

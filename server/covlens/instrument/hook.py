@@ -15,13 +15,15 @@ from covlens.instrument import cache as code_cache
 from covlens.instrument import discover, early, lines
 from covlens.instrument.decision import INSTRUMENTED, Decision, make
 from covlens.instrument.engine import Engine, create_engine
-from covlens.instrument.policy import Policy, has_skip_pragma, real_path
+from covlens.instrument.policy import Policy, real_path
 from covlens.instrument.recorder import Recorder
+from covlens.instrument.source import Source
 from covlens.model import FileLines
 
 # Loaders whose source covlens knows how to read and whose behaviour it can reproduce exactly.
 _PLAIN_LOADERS: tuple[type, ...] = (importlib.machinery.SourceFileLoader, zipimport.zipimporter)
 _BUILT_IN = frozenset(sys.builtin_module_names)  # asked at every import: a set, not the tuple's linear scan
+_PLAIN_GET_SOURCE = importlib.machinery.SourceFileLoader.get_source
 
 
 def _summary(exc: BaseException) -> str:
@@ -241,7 +243,7 @@ class Instrumenter:
                 continue
             try:
                 source = self._read_source(path)
-                if has_skip_pragma(source):
+                if source.skips():
                     self._record(make(module_name, path, "pragma", "the file has a `# covlens: skip-file` comment "
                                       "(and no test imported it)", "# covlens: skip-file"))
                     continue
@@ -258,24 +260,17 @@ class Instrumenter:
     # -- used by the finder and loader ---------------------------------------------------------------------
 
     def _compile(self, module: str, origin: str, inner: Any) -> tuple[Any, dict[str, Any]]:
-        try:
-            source = inner.get_source(module)
-        except ImportError as exc:
-            raise _Fallback(make(module, origin, "no-source", f"the loader has no source: {_summary(exc)}",
-                                 "built-in rule: no source file")) from None
-        if source is None:
-            raise _Fallback(make(module, origin, "no-source", "the loader returned no source",
-                                 "built-in rule: no source file"))
-        if has_skip_pragma(source):
+        source = self._source(module, origin, inner)
+        if source.skips():
             raise _Fallback(make(module, origin, "pragma", "the file opts out with `# covlens: skip-file`",
                                  "# covlens: skip-file"))
         previous = getattr(self._busy, "busy", None)
         self._busy.busy = module
         try:
             if self.cache is None:
-                facts = lines.analyze(source, origin)
+                facts = lines.analyze(source.text, origin)
                 target = self.recorder.file(origin, module, facts)
-                return self.engine.compile(source, origin, target)
+                return self.engine.compile(source.text, origin, target)
             facts, code = self._cached(origin, source, with_code=True)
             target = self.recorder.file(origin, module, facts)
             return self.engine.bind(code, origin, target)  # type: ignore[attr-defined]
@@ -290,25 +285,45 @@ class Instrumenter:
         finally:
             self._busy.busy = previous
 
-    def _facts(self, path: str, source: str) -> lines.SourceLines:
+    @staticmethod
+    def _source(module: str, origin: str, inner: Any) -> Source:
+        """The module's source as its loader would give it: the file's bytes when the loader is a plain
+        SourceFileLoader (whose get_source decodes exactly those), else the text the loader's get_source returns."""
+        if type(inner).get_source is _PLAIN_GET_SOURCE:
+            try:
+                return Source(data=inner.get_data(origin))
+            except OSError as exc:
+                raise _Fallback(make(module, origin, "no-source", f"the source cannot be read: {_summary(exc)}",
+                                     "built-in rule: no source file")) from None
+        try:
+            text = inner.get_source(module)
+        except ImportError as exc:
+            raise _Fallback(make(module, origin, "no-source", f"the loader has no source: {_summary(exc)}",
+                                 "built-in rule: no source file")) from None
+        if text is None:
+            raise _Fallback(make(module, origin, "no-source", "the loader returned no source",
+                                 "built-in rule: no source file"))
+        return Source(text=text)
+
+    def _facts(self, path: str, source: Source) -> lines.SourceLines:
         """The line facts of a file no test imported: from the cache, else analyzed (and cached without code)."""
         if self.cache is None:
-            return lines.analyze(source, path)
+            return lines.analyze(source.text, path)
         return self._cached(path, source, with_code=False)[0]
 
-    def _cached(self, path: str, source: str, *, with_code: bool) -> tuple[lines.SourceLines, Any]:
+    def _cached(self, path: str, source: Source, *, with_code: bool) -> tuple[lines.SourceLines, Any]:
         """Line facts (and, `with_code`, the engine's built code) from the cache; what is missing is made and stored."""
         cache = self.cache
         assert cache is not None
-        key = cache.key(path, source)
+        key = cache.key(path, source.data)
         entry = cache.load(path, key)
         facts, code = entry if entry is not None else (None, None)
         if facts is not None and (code is not None or not with_code):
             return facts, code
         if facts is None:
-            facts = lines.analyze(source, path)
+            facts = lines.analyze(source.text, path)
         if with_code:
-            code = self.engine.build(source, path, facts)  # type: ignore[attr-defined]
+            code = self.engine.build(source.text, path, facts)  # type: ignore[attr-defined]
         cache.store(path, key, facts, code)
         return facts, code
 
@@ -359,8 +374,6 @@ class Instrumenter:
         return origin if isinstance(origin, str) else None
 
     @staticmethod
-    def _read_source(path: str) -> str:
-        import importlib.util
-
+    def _read_source(path: str) -> Source:
         with open(path, "rb") as handle:
-            return importlib.util.decode_source(handle.read())
+            return Source(data=handle.read())
