@@ -76,6 +76,17 @@ def test_the_test_finished_line_is_what_to_line_writes(fields: tuple) -> None:
         assert ev.from_line(line) == ev.TestFinished(*fields)
 
 
+def test_lines_that_repeat_a_node_id_or_a_path_write_each_as_its_own() -> None:
+    # The builders encode a repeated node id or path once: interleaved, every line is still to_line's own.
+    for _ in range(2):
+        for started, (outcome, hits, worker) in zip(STARTED * 2, FINISHED):
+            assert ev.test_started_line(*started) == ev.to_line(ev.TestStarted(*started))
+            assert ev.test_finished_line(outcome, hits, worker) == ev.to_line(ev.TestFinished(outcome, hits, worker))
+            moved = TestOutcome(started[0], outcome.outcome, outcome.duration, started[1], started[2])
+            assert ev.test_finished_line(moved, hits, started[3]) == ev.to_line(
+                ev.TestFinished(moved, hits, started[3]))
+
+
 DECIDED = [
     make("pkg.mod", "/p/pkg/mod.py", "workspace", "inside the workspace", "default"),
     make("json", None, "no-source", "json is a built-in module", None),

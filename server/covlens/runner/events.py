@@ -254,20 +254,53 @@ def decision_line(d: Decision) -> str:
             f'"detail":{_string(d.detail)},"rule":{_opt_string(d.rule)}}}}}')
 
 
+# A test's node id goes out twice (started, then finished) and its file's path with every test of that file: each is
+# encoded once. The paths are a run's test files (and its workers' names); the cap only guards a pathological run.
+_encoded: dict[str, str] = {}
+_last_nodeid = [("", '""')]  # one (node id, its JSON) pair, replaced whole: a reader never sees half of one
+
+
+def _repeated(value: str | None) -> str:
+    if value is None:
+        return "null"
+    text = _encoded.get(value)
+    if text is None:
+        if len(_encoded) >= 4096:
+            _encoded.clear()
+        text = _encoded[value] = _string(value)
+    return text
+
+
+def _nodeid(value: str) -> str:
+    pair = _last_nodeid[0]
+    if pair[0] != value:
+        pair = _last_nodeid[0] = (value, _string(value))
+    return pair[1]
+
+
 def test_started_line(nodeid: str, path: str | None, line: int | None, worker: str) -> str:
     """to_line(TestStarted(nodeid, path, line, worker))."""
-    return (f'{{"v":{WIRE_VERSION},"event":"test-started","nodeid":{_string(nodeid)},"path":{_opt_string(path)},'
-            f'"line":{_opt_int(line)},"worker":{_string(worker)}}}')
+    return (f'{{"v":{WIRE_VERSION},"event":"test-started","nodeid":{_nodeid(nodeid)},"path":{_repeated(path)},'
+            f'"line":{_opt_int(line)},"worker":{_repeated(worker)}}}')
+
+
+def finished_line(nodeid: str, outcome: str, duration: float, path: str | None, line: int | None,
+                  message: str | None, failure: Location | None, deepest: Location | None, hits: Hits,
+                  worker: str) -> str:
+    """to_line(TestFinished(TestOutcome(nodeid, outcome, ...), hits, worker)), without building the TestOutcome: the
+    worker's plugin sends one per test, and a frozen dataclass of eight fields costs as much as the rest of the line."""
+    return (f'{{"v":{WIRE_VERSION},"event":"test-finished","outcome":{{"nodeid":{_nodeid(nodeid)},'
+            f'"outcome":{_string(outcome)},"duration":{_encode(duration)},"path":{_repeated(path)},'
+            f'"line":{_opt_int(line)},"message":{_opt_string(message)},"failure":{_location(failure)},'
+            f'"deepest":{_location(deepest)}}},"hits":{_encode(hits_to_json(hits)) if hits else "{}"},'
+            f'"worker":{_repeated(worker)}}}')
 
 
 def test_finished_line(outcome: TestOutcome, hits: Hits, worker: str) -> str:
     """to_line(TestFinished(outcome, hits, worker))."""
     o = outcome
-    return (f'{{"v":{WIRE_VERSION},"event":"test-finished","outcome":{{"nodeid":{_string(o.nodeid)},'
-            f'"outcome":{_string(o.outcome)},"duration":{_encode(o.duration)},"path":{_opt_string(o.path)},'
-            f'"line":{_opt_int(o.line)},"message":{_opt_string(o.message)},"failure":{_location(o.failure)},'
-            f'"deepest":{_location(o.deepest)}}},"hits":{_encode(hits_to_json(hits)) if hits else "{}"},'
-            f'"worker":{_string(worker)}}}')
+    return finished_line(o.nodeid, o.outcome, o.duration, o.path, o.line, o.message, o.failure, o.deepest, hits,
+                         worker)
 
 
 def from_line(line: str | bytes) -> Event:

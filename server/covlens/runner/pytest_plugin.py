@@ -215,8 +215,9 @@ class CovlensPlugin:
         state.report_files(hold=True)
         self._records.pop(nodeid, None)
         stopped = outcome.excinfo[1] if outcome.excinfo else None
-        result = self._outcome(item, record, path, line, stopped)
-        state.writer.emit_line(ev.test_finished_line(result, hits, state.worker), hold=True)
+        kind, message, failure, deepest = self._outcome(record, path, line, stopped)
+        state.writer.emit_line(ev.finished_line(nodeid, kind, record.duration, path, line, message, failure, deepest,
+                                                hits, state.worker), hold=True)
         if stopped is not None:
             state.interrupted = (f"{type(stopped).__name__} raised in {nodeid} stopped pytest; "
                                  "the tests after it did not run")
@@ -237,8 +238,9 @@ class CovlensPlugin:
         if record is not None and when is not None and call.excinfo is not None:
             record.excinfo[when] = call.excinfo
 
-    def _outcome(self, item: pytest.Item, record: _TestRecord, path: str | None, line: int | None,
-                 stopped: BaseException | None) -> TestOutcome:
+    def _outcome(self, record: _TestRecord, path: str | None, line: int | None, stopped: BaseException | None
+                 ) -> tuple[str, str | None, Location | None, Location | None]:
+        """The test's outcome, message, failing line in the test and deepest line in project code."""
         reports = record.reports
         setup, call, teardown = reports.get("setup"), reports.get("call"), reports.get("teardown")
         kind, phase = "passed", None
@@ -283,8 +285,7 @@ class CovlensPlugin:
                     message = f"error in {phase}: {message}"
                 if failure is None and path is not None and line is not None:
                     failure = Location(self.locator.absolute(path), line)
-        return TestOutcome(nodeid=item.nodeid, outcome=kind, duration=record.duration, path=path, line=line,
-                           message=message, failure=failure, deepest=deepest)
+        return kind, message, failure, deepest
 
     # -- xdist: a worker process died ------------------------------------------------------------------------
 
