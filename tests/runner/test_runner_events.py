@@ -94,6 +94,17 @@ DECIDED = [
 ]
 
 
+def test_decisions_that_share_their_codes_and_details_write_each_line_as_its_own() -> None:
+    shared = [make(name, f"/usr/lib/python3.13/{name}.py", "stdlib", "part of Python's standard library",
+                   "built-in rule: stdlib") for name in ("json", "ast", ODD_TEXT)]
+    shared.append(make("six", "/v/site-packages/six.py", "third-party", ODD_TEXT, "built-in rule: site-packages"))
+    for _ in range(2):
+        for decision in [*shared, *DECIDED]:
+            line = ev.decision_line(decision)
+            assert line == ev.to_line(ev.DecisionMade(decision))
+            assert ev.from_line(line) == ev.DecisionMade(decision)
+
+
 @pytest.mark.parametrize("decision", DECIDED, ids=lambda d: d.reason)
 def test_the_decision_line_is_what_to_line_writes(decision: object) -> None:
     line = ev.decision_line(decision)  # type: ignore[arg-type]

@@ -247,16 +247,13 @@ def _location(place: Location | None) -> str:
     return "null" if place is None else f'{{"path":{_string(place.path)},"line":{int.__repr__(place.line)}}}'
 
 
-def decision_line(d: Decision) -> str:
-    """to_line(DecisionMade(d)): one per import, hundreds per run."""
-    return (f'{{"v":{WIRE_VERSION},"event":"decision","decision":{{"module":{_string(d.module)},'
-            f'"path":{_opt_string(d.path)},"action":{_string(d.action)},"reason":{_string(d.reason)},'
-            f'"detail":{_string(d.detail)},"rule":{_opt_string(d.rule)}}}}}')
 
 
 # A test's node id goes out twice (started, then finished) and its file's path with every test of that file: each is
-# encoded once. The paths are a run's test files (and its workers' names); the cap only guards a pathological run.
+# encoded once. The rest of `_encoded` is a run's test files, its workers' names and the decisions' few codes and
+# shared details; the cap only guards a pathological run.
 _encoded: dict[str, str] = {}
+_SHARED_DETAILS = frozenset({"stdlib", "third-party"})  # "part of Python's standard library", "installed in <folder>"
 _last_nodeid = [("", '""')]  # one (node id, its JSON) pair, replaced whole: a reader never sees half of one
 
 
@@ -276,6 +273,15 @@ def _nodeid(value: str) -> str:
     if pair[0] != value:
         pair = _last_nodeid[0] = (value, _string(value))
     return pair[1]
+
+
+def decision_line(d: Decision) -> str:
+    """to_line(DecisionMade(d)): one per import, hundreds per run. Its action, reason and rule come from short lists,
+    and so does the detail of the most common ones (every stdlib module has the same): each is encoded once."""
+    detail = _repeated(d.detail) if d.reason in _SHARED_DETAILS else _string(d.detail)
+    return (f'{{"v":{WIRE_VERSION},"event":"decision","decision":{{"module":{_string(d.module)},'
+            f'"path":{_opt_string(d.path)},"action":{_repeated(d.action)},"reason":{_repeated(d.reason)},'
+            f'"detail":{detail},"rule":{_repeated(d.rule)}}}}}')
 
 
 def test_started_line(nodeid: str, path: str | None, line: int | None, worker: str) -> str:
