@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from covlens.instrument.engine import monitoring_available
 from tests.instrument.driver import FIXTURES, run_plain, run_under_hook
 
 
@@ -295,3 +296,20 @@ def test_instrumented_module_namespace_holds_only_what_the_user_wrote(tmp_path: 
         run = run_under_hook(root, script, engine=engine)
         assert run.error is None and run.result == ["X", "f", "os"], engine
         assert run.decision("mod").reason == "workspace" and run.hits_of(root, "mod.py") == [1, 2, 3, 4]
+
+
+@pytest.mark.skipif(not monitoring_available(), reason="the monitor engine needs sys.monitoring (3.12+)")
+@pytest.mark.parametrize("final, rearmed", [(False, [2, 3]), (True, [])])
+def test_the_final_context_switch_rearms_no_line(tmp_path: Path, final: bool, rearmed: list[int]):
+    # After the last switch nothing is drained: a line that ran before must cost no event when it runs again.
+    root = workspace(tmp_path, {"mod.py": "def f(x):\n    y = x + 1\n    return y\n"})
+    script = f"""
+        import mod
+        mod.f(1)
+        _, before = INST.switch_context("last", final={final})
+        mod.f(2)
+        RESULT = [sorted(v) for v in before.values()] + [sorted(INST.recorder.files()[mod.__file__].hits)]
+    """
+    run = run_under_hook(root, script, engine="monitor")
+    assert run.error is None, run.error
+    assert run.result == [[1, 2, 3], rearmed]

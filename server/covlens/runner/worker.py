@@ -244,7 +244,7 @@ class WorkerState:
         if self.instrumenter is None or (not final and not self.config.contexts):
             return COLLECTION_CONTEXT, {}
         try:
-            return self.instrumenter.switch_context(name, complete=final)  # type: ignore[no-any-return]
+            return self.instrumenter.switch_context(name, final=final)  # type: ignore[no-any-return]
         except Exception as exc:  # noqa: BLE001
             self.notice(f"covlens failed to switch the coverage context to {name!r}: {type(exc).__name__}: {exc}")
             return COLLECTION_CONTEXT, {}
