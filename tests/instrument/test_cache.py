@@ -248,3 +248,51 @@ def test_a_pragma_found_in_the_bytes_still_skips_the_file_on_every_run(tmp_path:
         assert run.error is None, run.error
         assert run.decision("mod").reason == "pragma"
         assert mod_path(root) not in run.hits
+
+
+DOCUMENTED = '''\
+"""A module docstring
+over several lines,
+which no event can report."""
+
+
+def call(a, b):
+    """And a function's,
+    also long."""
+    return max(a,
+               b)
+
+
+VALUE = call(
+    1,
+    2,
+)
+'''
+
+
+@pytest.mark.skipif("monitor" not in ENGINES, reason="the monitor engine needs sys.monitoring (3.12+)")
+def test_a_cached_entry_keeps_the_first_lines_only_of_lines_an_event_can_report(tmp_path: Path) -> None:
+    from covlens.instrument import lines
+    from covlens.instrument.engine_monitor import MonitorEngine
+
+    root = workspace(tmp_path, DOCUMENTED)
+    script = "import mod\nRESULT = mod.VALUE\n"
+    cold = run_under_hook(root, script, engine="monitor")
+    warm = run_under_hook(root, script, engine="monitor")
+    uncached = run_under_hook(workspace(tmp_path / "plain", DOCUMENTED), script, engine="monitor",
+                              fake_engine="ENGINE_NAME = 'monitor'\n" + UNCACHED)
+    assert cold.result == warm.result == uncached.result == 2
+    assert cold.hits == warm.hits and cold.lines == warm.lines
+    assert warm.hits_of(root, "mod.py") == uncached.hits_of(tmp_path / "plain" / "proj", "mod.py") == [6, 9, 13]
+
+    full = lines.analyze(DOCUMENTED, "mod.py")
+    engine = MonitorEngine()
+    try:
+        built = engine.build(DOCUMENTED, "mod.py", full)
+    finally:
+        engine.close()  # its tool id, for the tests that run after this one in this process
+    trimmed = full.mapping_only(MonitorEngine.reported_raw(built))
+    assert {2, 3, 8} <= set(full.first_line.multi_line)  # docstring lines map to their first
+    assert dict(trimmed.first_line.multi_line) == {10: 9}  # the one line inside a statement an event reports
+    assert (trimmed.statements, trimmed.excluded, len(trimmed.first_line)) == (
+        full.statements, full.excluded, len(full.first_line))

@@ -217,6 +217,12 @@ class MonitorEngine:
     def compile(self, source: str, filename: str, target: FileHits) -> tuple[CodeType, dict[str, Any]]:
         return self.bind(self.build(source, filename, target.lines), filename, target)
 
+    @staticmethod
+    def reported_raw(built: Built) -> frozenset[int]:
+        """The lines other than statements' first lines that this code can record: its LINE events' (a module body's
+        probes record each statement's first line, mapped at build)."""
+        return frozenset().union(*built[1])
+
     def touched(self) -> list[set[int]] | None:
         """The hit sets of the code objects that had a LINE event since the last new_context(), and of the files bound
         since (their module bodies record through probes).

@@ -329,6 +329,9 @@ class Instrumenter:
             facts = lines.analyze(source.text, path)
         if with_code:
             code = self.engine.build(source.text, path, facts)  # type: ignore[attr-defined]
+            reported_raw = getattr(self.engine, "reported_raw", None)
+            if reported_raw is not None:  # what a hit loads is what a miss uses: the same facts either way
+                facts = facts.mapping_only(reported_raw(code))
         cache.store(path, key, facts, code)
         return facts, code
 

@@ -94,6 +94,18 @@ class SourceLines:
     excluded: frozenset[int]
     first_line: Mapping[int, int]
 
+    def mapping_only(self, raw: Iterable[int]) -> SourceLines:
+        """The same facts, their first-line map kept for the lines in `raw` alone (the raw lines an engine's code can
+        record: reported() is never asked about another), and only where it is not the identity. A docstring's
+        every line maps to its first, for nothing when no event can record them; in toolz that map was the largest
+        part of a cache entry to load."""
+        first = self.first_line
+        if not isinstance(first, FirstLines):
+            return self
+        keep = raw if isinstance(raw, (set, frozenset)) else frozenset(raw)
+        multi = {line: to for line, to in first.multi_line.items() if to != line and line in keep}
+        return SourceLines(self.statements, self.excluded, FirstLines(multi, len(first)))
+
     def reported(self, raw: Iterable[int]) -> frozenset[int]:
         """Executed lines as coverage.py reports them, from raw line numbers an engine saw."""
         # coverage: translate_lines(raw) & statements, where translating maps each line to its statement's first.
