@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from covlens.instrument.decision import make
 from covlens.runner import events as ev
 from covlens.runner.worker import EventWriter, fd_sender
@@ -53,6 +55,44 @@ def test_held_events_reach_the_pipe_as_separate_lines() -> None:
     assert data.endswith("\n")
     assert [ev.from_line(line) for line in data.splitlines()] == [
         ev.Notice("held"), ev.ContextHits("t::a", {"/p/a.py": frozenset({1, 2})}), finished]
+
+
+def test_the_sender_never_writes_into_a_file_that_took_its_pipes_number(tmp_path) -> None:
+    read_fd, write_fd = os.pipe()
+    victim = tmp_path / "user-file.txt"
+    try:
+        send = fd_sender(write_fd)
+        send("first")
+        assert os.read(read_fd, 100) == b"first\n"
+        with open(victim, "wb") as handle:  # a test closes the pipe and its file gets the same number
+            os.dup2(handle.fileno(), write_fd)
+        with pytest.raises(OSError, match="no longer covlens's event pipe"):
+            send("second")
+        os.close(write_fd)
+        with pytest.raises(OSError, match="no longer covlens's event pipe"):
+            send("third")  # closed altogether
+    finally:
+        os.close(read_fd)
+    assert victim.read_bytes() == b""
+
+
+def test_a_sender_on_a_file_keeps_writing_after_a_rename_and_stops_when_the_number_is_reused(tmp_path) -> None:
+    first, second = tmp_path / "events.txt", tmp_path / "other.txt"
+    fd = os.open(first, os.O_WRONLY | os.O_CREAT)
+    try:
+        send = fd_sender(fd)
+        send("a")
+        first.rename(tmp_path / "moved.txt")  # the same file: still ours
+        send("b")
+        other = os.open(second, os.O_WRONLY | os.O_CREAT)
+        os.dup2(other, fd)
+        os.close(other)
+        with pytest.raises(OSError, match="no longer covlens's event pipe"):
+            send("c")
+    finally:
+        os.close(fd)
+    assert (tmp_path / "moved.txt").read_bytes() == b"a\nb\n"
+    assert second.read_bytes() == b""
 
 
 def test_a_broken_sink_drops_what_is_held_without_raising_and_is_not_written_to_again() -> None:

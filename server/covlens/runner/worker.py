@@ -112,11 +112,12 @@ class EventWriter:
 def fd_sender(fd: int) -> Callable[[str], None]:
     """A sink writing whole lines to `fd` (unbuffered: each event reaches the session as it happens)."""
 
-    identity = _identity(fd)
+    identity = _identity_of(fd)
+    expected = identity()
 
     def send(line: str) -> None:
         # A test may close fds it does not own, and the number may then name one of its files: never write there.
-        if _identity(fd) != identity:
+        if identity() != expected:
             raise OSError(f"fd {fd} is no longer covlens's event pipe")
         data = (line + "\n").encode("utf-8")
         while data:  # one write as a rule; a large event or a signal may cut it short (the rest is then copied)
@@ -126,7 +127,28 @@ def fd_sender(fd: int) -> Callable[[str], None]:
     return send
 
 
-def _identity(fd: int) -> tuple[int, int] | None:
+def _identity_of(fd: int) -> Callable[[], object]:
+    """How to name what `fd` is, at each write: for a pipe on Linux its /proc link (`pipe:[inode]`), a third of the
+    instructions of an fstat, which builds a whole stat_result; else fstat's device and inode (a file's link would
+    change with its name)."""
+    link = f"/proc/self/fd/{fd}"
+    try:
+        named = os.readlink(link)
+    except OSError:
+        named = ""
+    if not named.startswith("pipe:["):
+        return lambda: _stat_identity(fd)
+
+    def pipe_identity() -> str | None:
+        try:
+            return os.readlink(link)
+        except OSError:
+            return None
+
+    return pipe_identity
+
+
+def _stat_identity(fd: int) -> tuple[int, int] | None:
     try:
         st = os.fstat(fd)
     except OSError:
