@@ -151,6 +151,12 @@ def test_paths_resolve_as_realpath_does_through_linked_folders_and_linked_files(
                  tmp_path / "alias" / "pkg" / "sub" / ".." / "pkg" / "mod.py", real / "other" / "deep.py"):
         assert real_path(str(path)) == os.path.normcase(os.path.realpath(path)), path
     assert real_path(str(tmp_path / "alias" / "pkg" / "linked.py")) == os.path.normcase(str(tmp_path / "elsewhere.py"))
+    (real / "pkg" / "dangling.py").symlink_to(tmp_path / "gone.py")
+    # Spellings the fast path leaves to the general one, and files that do not exist (or point nowhere).
+    for text in (f"{tmp_path}//alias/pkg/mod.py", f"{tmp_path}/alias/pkg/", f"{tmp_path}/alias/./pkg/mod.py",
+                 f"{real}/pkg/missing.py", f"{tmp_path}/alias/pkg/dangling.py", "relative/mod.py", "/",
+                 f"/{tmp_path.parts[1]}"):
+        assert real_path(text) == os.path.normcase(os.path.realpath(text)), text
 
 
 def test_skip_pragma_is_found_on_a_line_of_its_own_and_nowhere_else():
