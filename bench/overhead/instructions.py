@@ -34,6 +34,7 @@ MARK = "getpriority"  # the libc function plugins/bench_mark.py calls at each ed
 # instructions it runs meanwhile, depends on the scheduler. Every variant leaves it out.
 DESELECT = {"toolz": ("--deselect", "toolz/sandbox/tests/test_parallel.py::test_fold")}
 WINDOWS = ("session", "collect", "tests")
+SUITES = (*ablate.SUITES, "workloads")
 
 
 def counted(path: Path) -> int | None:
@@ -54,6 +55,8 @@ def stretch(folder: Path) -> int | None:
 def command(project: overhead.Project, variant: ablate.Variant, out: Path) -> list[str]:
     cmd = variant.config.command(project.env.python, project.suite, project.folder, out)
     cmd = ["bench_mark" if part == "bench_session" else part for part in cmd]
+    if "bench_mark" not in cmd:  # the workloads time each test, not the session: mark the session all the same
+        cmd += ["-p", "bench_mark"]
     return [*cmd, *DESELECT.get(project.suite.name, ())]
 
 
@@ -144,9 +147,12 @@ def render(raw: dict[str, object]) -> str:
            "`plugins/bench_mark.py` marks, one run per variant after untimed warm-up runs (plain pytest, then "
            "covlens). toolz runs without `test_fold` (it forks a Pool: its count depends on the scheduler). "
            "Millions of instructions, and the ratio to plain pytest's.", ""]
+    if any(s["suite"] == "workloads" for s in samples):
+        out[-1:] = ["- **workloads:** the five CPU-bound tests of section 1, in one pytest session (each test body on "
+                    "a thread of its own, as there).", ""]
     by = {(s["suite"], s["variant"], s["window"]): s for s in samples}
     failed = {(s["suite"], s["variant"]) for s in samples if s["returncode"] != raw["plain_codes"][s["suite"]]}
-    suites = [suite for suite in ablate.SUITES if any(s["suite"] == suite for s in samples)]
+    suites = [suite for suite in SUITES if any(s["suite"] == suite for s in samples)]
     for window in windows:
         out += [f"**Stretch: {window}**", "", "| suite | " + " | ".join(labels[n] for n in names) + " |",
                 "|---|" + "---:|" * len(names)]
@@ -177,7 +183,9 @@ def render(raw: dict[str, object]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", default="3.13", metavar="X.Y", help="a Python with sys.monitoring (3.12+)")
-    parser.add_argument("--suites", nargs="+", default=list(ablate.SUITES), choices=ablate.SUITES)
+    parser.add_argument("--suites", nargs="+", default=list(ablate.SUITES), choices=SUITES,
+                        help="toolz and boltons by default; `workloads` (the CPU-bound tests, ~3 min a variant under "
+                             "valgrind) on request")
     parser.add_argument("--variants", nargs="+", default=[v.name for v in ablate.VARIANTS],
                         choices=[v.name for v in ablate.VARIANTS], help="plain always runs")
     parser.add_argument("--windows", nargs="+", default=["session"], choices=WINDOWS,

@@ -88,3 +88,22 @@ def test_a_baseline_run_is_compared_variant_by_variant(tmp_path: Path) -> None:
         "| toolz | session | covlens (monitor, contexts off) | 1,100.0 | 1,050.0 | -4.5% | +100.0 → +50.0 |",
     ]
     assert instructions.baseline_lines(now, raw("x", {})) == []
+
+
+@pytest.mark.parametrize("suite", ["toolz", "boltons", "workloads"])
+def test_every_suite_and_variant_runs_with_the_marks_once_and_without_the_session_timer(suite: str) -> None:
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        import ablate
+        import configs
+        import instructions
+    finally:
+        sys.path.remove(str(BENCH))
+    project = SimpleNamespace(env=SimpleNamespace(python="python3"), suite=configs.SUITES[suite],
+                              folder=Path("/p"))
+    for variant in ablate.VARIANTS:
+        cmd = instructions.command(project, variant, Path("/out.json"))  # type: ignore[arg-type]
+        assert cmd.count("bench_mark") == 1 and "bench_session" not in cmd, (variant.name, cmd)
+        assert cmd[cmd.index("bench_mark") - 1] == "-p"
