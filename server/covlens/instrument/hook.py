@@ -193,8 +193,8 @@ class Instrumenter:
         """Start context `name`; the previous one's name and hits.
 
         `final`, at the end of measuring: every file is looked at, not only those the engine says were touched (so
-        that a hit another thread made during a switch is never lost), and the engine re-arms nothing, since no hit
-        after it is ever drained (re-arming every code object that ran was 2.5 M instructions of toolz's session).
+        that a hit another thread made during a switch is never lost), and the engine re-arms nothing: no hit after
+        it is ever drained, and a re-armed line would fire its event for no one.
         """
         touched = getattr(self.engine, "touched", None)
         sets = touched() if touched is not None and not final else None
