@@ -247,8 +247,6 @@ def _location(place: Location | None) -> str:
     return "null" if place is None else f'{{"path":{_string(place.path)},"line":{int.__repr__(place.line)}}}'
 
 
-
-
 # A test's node id goes out twice (started, then finished) and its file's path with every test of that file: each is
 # encoded once. The rest of `_encoded` is a run's test files, its workers' names and the decisions' few codes and
 # shared details; the cap only guards a pathological run.
