@@ -49,6 +49,15 @@ print(MARKER + json.dumps({
 """
 
 
+def workspace(root: Path, files: dict[str, str]) -> Path:
+    """A project with no configuration: every module in it is instrumented for reason `workspace`."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
 @dataclass
 class HookRun:
     """What one run under the hook produced."""
@@ -92,14 +101,24 @@ def run_under_hook(root: Path, script: str, *, engine: str = "auto", fake_engine
 
 def run_plain(root: Path, script: str, python: str = sys.executable) -> dict | None:
     """Exec `script` in a plain interpreter (no covlens); return the exception it raised, described, or None."""
+    return _plain(root, script, python)["error"]
+
+
+def plain_result(root: Path, script: str, python: str = sys.executable) -> object:
+    """Exec `script` in a plain interpreter (no covlens); return what it set RESULT to."""
+    return _plain(root, script, python)["result"]
+
+
+def _plain(root: Path, script: str, python: str) -> dict:
     boot = (
-        f"import json, sys\nsys.path.insert(0, {str(root)!r})\n_e = None\n"
-        f"try:\n    exec(compile({textwrap.dedent(script)!r}, '<driver>', 'exec'), {{'__name__': '__plain__'}})\n"
+        f"import json, sys\nsys.path.insert(0, {str(root)!r})\n_e = None\n_ns = {{'__name__': '__plain__'}}\n"
+        f"try:\n    exec(compile({textwrap.dedent(script)!r}, '<driver>', 'exec'), _ns)\n"
         "except BaseException as exc:\n"
         "    _e = {'type': type(exc).__name__, 'message': str(exc), 'lineno': getattr(exc, 'lineno', None),"
         " 'filename': getattr(exc, 'filename', None), 'msg': getattr(exc, 'msg', None)}\n"
-        f"print({MARKER!r} + json.dumps(_e))\n"
+        f"print({MARKER!r} + json.dumps({{'error': _e, 'result': _ns.get('RESULT')}}))\n"
     )
     proc = subprocess.run([python, "-c", boot], cwd=root, capture_output=True, text=True, timeout=120)
-    payload = next(ln[len(MARKER):] for ln in proc.stdout.splitlines() if ln.startswith(MARKER))
+    payload = next((ln[len(MARKER):] for ln in proc.stdout.splitlines() if ln.startswith(MARKER)), None)
+    assert payload is not None, f"plain run failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return json.loads(payload)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from covlens.instrument.engine import monitoring_available
-from tests.instrument.driver import FIXTURES, run_plain, run_under_hook
+from tests.instrument.driver import FIXTURES, run_plain, run_under_hook, workspace
 
 
 @pytest.fixture
@@ -17,15 +17,6 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "hookproj"
     shutil.copytree(FIXTURES / "hookproj", root, ignore=shutil.ignore_patterns("__pycache__"))
     return root
-
-
-def workspace(tmp_path: Path, files: dict[str, str]) -> Path:
-    """A project with no configuration: every module in it is instrumented for reason `workspace`."""
-    for rel, text in files.items():
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return tmp_path
 
 
 REENTRANT_ENGINE = '''

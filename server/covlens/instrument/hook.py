@@ -12,7 +12,7 @@ from typing import Any
 
 from covlens.config import Config
 from covlens.instrument import cache as code_cache
-from covlens.instrument import discover, early, lines
+from covlens.instrument import discover, early, lines, miss
 from covlens.instrument.decision import INSTRUMENTED, Decision, make
 from covlens.instrument.engine import Engine, create_engine
 from covlens.instrument.policy import Policy, real_path
@@ -86,7 +86,13 @@ class CovlensFinder:
         self._instrumenter = instrumenter
         self._local = instrumenter._busy
 
-    def find_spec(self, fullname: str, path: Any = None, target: ModuleType | None = None) -> Any:
+    # Python calls this; it runs _search and, when _search says no finder has the module, raises Python's own error.
+    find_spec = miss.find_spec_method("CovlensFinder", __name__)
+
+    def _search(self, fullname: str, path: Any, target: ModuleType | None) -> Any:
+        """The spec, wrapped when instrumenting; None to let Python go on; miss.NOT_FOUND when every other finder
+        said no while importing, which find_spec turns into the ModuleNotFoundError Python would raise after asking
+        them all again."""
         inst = self._instrumenter
         if getattr(self._local, "busy", None):
             # Re-entrancy guard: an import made while covlens itself is finding or instrumenting goes the normal way.
@@ -99,6 +105,9 @@ class CovlensFinder:
             spec = self._find_with_others(fullname, path, target)
             if spec is None:
                 return None
+            if spec is miss.NOT_FOUND:
+                # [0] here, [1] find_spec, [2] whoever called it: importlib's _find_spec, when importing.
+                return spec if miss.importing(2) else None
             try:
                 return self._decide(fullname, spec)
             except Exception as exc:  # noqa: BLE001 - fall back to the spec the normal machinery found
@@ -109,16 +118,23 @@ class CovlensFinder:
             self._local.busy = None
 
     def _find_with_others(self, fullname: str, path: Any, target: ModuleType | None) -> Any:
+        """The first spec another finder has; miss.NOT_FOUND when every other finder was asked and none has one;
+        None when some finder was not asked (Python will ask it)."""
+        asked_all = True
         for finder in list(sys.meta_path):
-            if finder is self or isinstance(finder, CovlensFinder):
+            if finder is self:
+                continue
+            if isinstance(finder, CovlensFinder):
+                asked_all = False  # another instrumenter's finder: it decides for itself
                 continue
             find_spec = getattr(finder, "find_spec", None)
             if find_spec is None:
+                asked_all = False  # a legacy finder, whose find_module Python 3.11 and older still call
                 continue
             spec = find_spec(fullname, path, target)
             if spec is not None:
                 return spec
-        return None
+        return miss.NOT_FOUND if asked_all else None
 
     def _decide(self, fullname: str, spec: Any) -> Any:
         inst = self._instrumenter
