@@ -60,6 +60,9 @@ FINISHED = [
                  Location("/p/m.py", 10)), {ODD_TEXT: frozenset({1}), "/a.py": frozenset({2})}, ODD_TEXT),
     (TestOutcome("t::x", "error", float("nan")), {}, "main"),
     (TestOutcome("t::x", "error", float("inf"), message=""), {}, "main"),
+    # Line numbers past the table of their texts kept in the worker, and ones no file has.
+    (TestOutcome("t::x", "passed", 0.5), {"/p/big.py": frozenset({1, 7, 99_999, 100_000, 250_001}),
+                                          "/p/odd.py": frozenset({0, -3, 5}), "/p/none.py": frozenset()}, "main"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import textwrap
 
 import pytest
@@ -62,6 +63,35 @@ def test_reported_maps_raw_lines_to_first_lines_and_drops_non_statements() -> No
     # 2 is inside x's statement; 5 is a docstring; 40 is no line of the file.
     assert facts.reported({2, 5, 6, 40}) == {1, 6}
     assert facts.reported([]) == frozenset()
+
+
+def test_reported_is_each_raw_line_mapped_to_its_statements_first_then_kept_if_a_statement() -> None:
+    facts = lines_of(
+        """\
+        total = sum([
+            1,
+            2,
+        ])
+        def f(a,
+              b):
+            \"\"\"Doc
+            string.\"\"\"
+            return (a +
+                    b)
+        if total:
+            f(1,
+              2)
+        """
+    )
+    assert facts.first_line.multi_line  # the map is not the identity: every way through reported() is taken below
+    rng = random.Random(7)
+    for _ in range(300):
+        raw = set(rng.sample(range(0, 16), rng.randint(0, 10)))
+        expected = facts.statements.intersection(facts.first_line.get(line, line) for line in raw)
+        assert facts.reported(raw) == expected
+        assert facts.reported(sorted(raw)) == expected  # any iterable, not only a set
+        trimmed = facts.mapping_only(raw)  # as a cache entry keeps it: only the lines events can report
+        assert trimmed.reported(raw) == expected
 
 
 def test_docstrings_are_not_statements_but_other_strings_are() -> None:

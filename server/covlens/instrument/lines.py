@@ -110,13 +110,17 @@ class SourceLines:
         """Executed lines as coverage.py reports them, from raw line numbers an engine saw."""
         # coverage: translate_lines(raw) & statements, where translating maps each line to its statement's first.
         first = self.first_line
-        multi = first.multi_line if isinstance(first, FirstLines) else None
-        if multi is not None:
-            if not multi:
-                return self.statements.intersection(raw)
-            get = multi.get
-            return self.statements.intersection([get(line, line) for line in raw])
-        return self.statements.intersection([first.get(line, line) for line in raw])
+        if not isinstance(first, FirstLines):
+            return self.statements.intersection([first.get(line, line) for line in raw])
+        multi = first.multi_line
+        if not multi:
+            return self.statements.intersection(raw)
+        # Set operations in C rather than a lookup per line in Python: the per-test contexts drain every test's lines
+        # through here, and only a few of them (a multi-line statement's later lines) map anywhere but to themselves.
+        moved = multi.keys() & raw
+        if not moved:
+            return self.statements.intersection(raw)
+        return self.statements.intersection(set(raw).difference(moved).union(map(multi.__getitem__, moved)))
 
 
 def normalize_source(source: str) -> str:

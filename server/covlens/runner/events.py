@@ -273,6 +273,26 @@ def _nodeid(value: str) -> str:
     return pair[1]
 
 
+_line_texts: list[str] = []  # str(n) at index n, grown as line numbers need it
+_LINE_TEXTS_MAX = 100_000  # beyond it (a generated file?), str() each time rather than hold a string per line
+
+
+def _hits(hits: Hits) -> str:
+    """_encode(hits_to_json(hits)), character for character, for a test's hits (one finished line per test, with
+    contexts on): each path's JSON and each line number's text are made once per process, not once per test."""
+    texts = _line_texts
+    parts = []
+    for path in sorted(hits):
+        lines = sorted(hits[path])
+        if lines and (lines[0] < 0 or lines[-1] >= len(texts)):
+            if lines[0] < 0 or lines[-1] >= _LINE_TEXTS_MAX:
+                parts.append(f"{_repeated(path)}:[{','.join(map(str, lines))}]")
+                continue
+            texts.extend(map(str, range(len(texts), lines[-1] + 1)))
+        parts.append(f"{_repeated(path)}:[{','.join(map(texts.__getitem__, lines))}]")
+    return "{" + ",".join(parts) + "}"
+
+
 def decision_line(d: Decision) -> str:
     """to_line(DecisionMade(d)): one per import, hundreds per run. Its action, reason and rule come from short lists,
     and so does the detail of the most common ones (every stdlib module has the same): each is encoded once."""
@@ -296,7 +316,7 @@ def finished_line(nodeid: str, outcome: str, duration: float, path: str | None, 
     return (f'{{"v":{WIRE_VERSION},"event":"test-finished","outcome":{{"nodeid":{_nodeid(nodeid)},'
             f'"outcome":{_string(outcome)},"duration":{_encode(duration)},"path":{_repeated(path)},'
             f'"line":{_opt_int(line)},"message":{_opt_string(message)},"failure":{_location(failure)},'
-            f'"deepest":{_location(deepest)}}},"hits":{_encode(hits_to_json(hits)) if hits else "{}"},'
+            f'"deepest":{_location(deepest)}}},"hits":{_hits(hits) if hits else "{}"},'
             f'"worker":{_repeated(worker)}}}')
 
 
