@@ -597,24 +597,25 @@ def test_fifty_thousand_line_module_analyzes_and_instruments() -> None:
     source = "def decorator(f):\n    return f\n\n" + "".join(block.format(i=i) for i in range(50_000 // 12 + 1))
     assert source.count("\n") >= 50_000
 
-    start = time.perf_counter()
+    start = time.process_time()
     compile(source, "big.py", "exec", dont_inherit=True)
-    plain = time.perf_counter() - start
+    plain = time.process_time() - start
 
-    start = time.perf_counter()
+    start = time.process_time()
     facts = analyze(source, "big.py")
-    analyzed = time.perf_counter() - start
+    analyzed = time.process_time() - start
     target = FileHits("big.py", "big", facts)
-    start = time.perf_counter()
+    start = time.process_time()
     code, extra = AstEngine().compile(source, "big.py", target)
-    instrumented = time.perf_counter() - start
+    instrumented = time.process_time() - start
 
     # Per block: decorator, def, try, c =, except, c = 0, return (the docstring and the excluded if do not count).
     assert len(facts.statements) == 2 + 7 * (50_000 // 12 + 1)
     namespace = dict(extra)
     exec(code, namespace)
     assert namespace["f7"](1, 2) == 0.5
-    # Relative to compiling the same text on the same machine, so a loaded CI box cannot make this flaky:
+    # Relative to compiling the same text in the same process, and in CPU time, not wall-clock time, so that other
+    # processes on a loaded box (the test suites of two Pythons side by side) cannot make this flaky:
     # analysis is one tokenize pass and one compile, instrumenting one parse, one walk and one compile.
     assert analyzed < 8 * plain + 0.5, (analyzed, plain)
     assert instrumented < 8 * plain + 0.5, (instrumented, plain)
