@@ -163,7 +163,9 @@ TARGETS = [
     Target("covlens with per-test contexts on (monitor engine) ≤ 1.15× on 3.13", "3.13", "covlens-monitor", 1.15),
 ]
 COVERAGE_CONFIGS = ("coverage", "coverage-sysmon")
-COVLENS_CONFIGS = ("covlens-ast", "covlens-monitor")  # default settings (contexts on)
+# Default settings (contexts on), then like for like: coverage.py runs without per-test contexts (its sysmon core
+# cannot record them at all), as covlens does with contexts off.
+COVLENS_CONFIGS = ("covlens-ast", "covlens-monitor", "covlens-ast-noctx", "covlens-monitor-noctx")
 
 
 def _verdict(checks: list[tuple[str, bool]]) -> str:
