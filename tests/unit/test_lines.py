@@ -90,6 +90,8 @@ def test_reported_is_each_raw_line_mapped_to_its_statements_first_then_kept_if_a
         expected = facts.statements.intersection(facts.first_line.get(line, line) for line in raw)
         assert facts.reported(raw) == expected
         assert facts.reported(sorted(raw)) == expected  # any iterable, not only a set
+        assert facts.reported(iter(sorted(raw))) == expected  # one that can be read only once
+        assert facts.reported(frozenset(raw)) == expected
         trimmed = facts.mapping_only(raw)  # as a cache entry keeps it: only the lines events can report
         assert trimmed.reported(raw) == expected
 

@@ -117,10 +117,14 @@ class SourceLines:
             return self.statements.intersection(raw)
         # Set operations in C rather than a lookup per line in Python: the per-test contexts drain every test's lines
         # through here, and only a few of them (a multi-line statement's later lines) map anywhere but to themselves.
+        if not isinstance(raw, set):
+            raw = set(raw)  # any other iterable (an iterator is read once): a set of its own, to take lines from
         moved = multi.keys() & raw
         if not moved:
             return self.statements.intersection(raw)
-        return self.statements.intersection(set(raw).difference(moved).union(map(multi.__getitem__, moved)))
+        translated = raw.difference(moved)  # the one new set: the moved lines' first lines go in its place
+        translated.update(map(multi.__getitem__, moved))
+        return self.statements.intersection(translated)
 
 
 def normalize_source(source: str) -> str:
