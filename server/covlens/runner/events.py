@@ -284,12 +284,13 @@ def _hits(hits: Hits) -> str:
     parts = []
     for path in sorted(hits):
         lines = sorted(hits[path])
+        text: Callable[[int], str] = texts.__getitem__
         if lines and (lines[0] < 0 or lines[-1] >= len(texts)):
             if lines[0] < 0 or lines[-1] >= _LINE_TEXTS_MAX:
-                parts.append(f"{_repeated(path)}:[{','.join(map(str, lines))}]")
-                continue
-            texts.extend(map(str, range(len(texts), lines[-1] + 1)))
-        parts.append(f"{_repeated(path)}:[{','.join(map(texts.__getitem__, lines))}]")
+                text = str
+            else:
+                texts.extend(map(str, range(len(texts), lines[-1] + 1)))
+        parts.append(f"{_repeated(path)}:[{','.join(map(text, lines))}]")
     return "{" + ",".join(parts) + "}"
 
 
