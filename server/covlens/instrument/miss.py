@@ -54,4 +54,3 @@ def find_spec_method(owner: str, module: str) -> Callable[..., Any]:
     method.__module__ = module
     method.__doc__ = "The spec for `fullname`, asked of the other meta-path finders (see covlens.instrument.miss)."
     return method
-
