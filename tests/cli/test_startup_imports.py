@@ -22,6 +22,19 @@ def test_the_run_path_leaves_logging_tempfile_and_shutil_unimported():
     assert done.stdout.strip() == "[]", done.stderr
 
 
+def test_what_the_cli_and_pytest_both_import_is_imported_with_the_worker_before_the_fork():
+    # The forked worker inherits what the CLI imported before the fork; what the CLI imports after it, pytest then
+    # imports a second time in the worker (argparse, selectors, signal and locale were ~6 ms of CPU per run).
+    prelude = "import sys, runpy\nimport covlens.runner.worker\nbase = set(sys.modules)\n"
+    cli = (prelude + f"for name in {RUN_PATH + ('covlens.__main__',)!r}: __import__(name)\n"
+           "sys.modules['covlens.cli']._parser().parse_args(['run', '--quiet', '--json', 'r.json', '--', '-x'])\n"
+           "print(' '.join(sorted(set(sys.modules) - base)))")
+    pytest = prelude + "import pytest\nprint(' '.join(sorted(set(sys.modules) - base)))"
+    after = [set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True
+                                ).stdout.split()) for code in (cli, pytest)]
+    assert after[0] & after[1] == set()
+
+
 def test_help_is_wrapped_to_the_terminal_width_in_columns():
     widths = {}
     for columns in ("60", "120"):
