@@ -8,10 +8,12 @@ import platform
 import statistics
 import subprocess
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import envs
+import paired
 
 SHORT_TEST_NAMES = {
     "tests/test_nbody.py": "n-body",
@@ -105,6 +107,52 @@ def _rows(raw: dict[str, Any], python: str) -> dict[str, dict[str, dict[str, lis
     return rows
 
 
+def _by_round(raw: dict[str, Any], python: str, metric: str) -> dict[str, dict[str, dict[int, float]]]:
+    """row -> config -> round -> value (the rows of `_rows`), to pair each configuration with plain pytest's run of
+    the same round."""
+    out: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for s in raw["samples"]:
+        if s["python"] != python:
+            continue
+        config, rnd = s["config"], s["round"]
+        for nodeid, t in s["per_test"].items():
+            out[SHORT_TEST_NAMES.get(nodeid.split("::")[0], nodeid)][config][rnd] = t[metric]
+        whole = f"{s['suite']} (whole process)" if s["suite"] == "workloads" else f"{s['suite']} test suite"
+        out[whole][config][rnd] = s[metric]
+        if s.get("session"):
+            out[f"{s['suite']} test suite {INSIDE_PYTEST}"][config][rnd] = s["session"][metric]
+    return out
+
+
+@dataclass(frozen=True)
+class PairedRow:
+    """A row's per-round ratios of one configuration to another: their interval, or the configuration's failure."""
+
+    text: str  # the row's name with its interval (or failure), as a verdict lists it
+    interval: paired.Interval | None
+    failed: bool = False
+
+    def against(self, limit: float, *, strict: bool = False) -> str:
+        return paired.MISSED if self.failed else paired.against(self.interval, limit, strict=strict)
+
+
+def intervals(raw: dict[str, Any], python: str, config: str, base: str = "plain",
+              metric: str = "cpu") -> list[PairedRow]:
+    """Each row's 95% interval of the median of `config`'s per-round ratios to `base`. A row where `config` failed
+    is kept as failed; one where only `base` failed (coverage.py, when it is the base) is left out."""
+    out = []
+    by_row = _by_round(raw, python, metric)
+    for row in _ordered(by_row):
+        by_config = by_row[row]
+        failure = raw["failures"].get(f"{python}/{_suite_of(row)}/{config}")
+        if failure:
+            out.append(PairedRow(f"{row} (FAIL, exit {failure['returncode']})", None, failed=True))
+        elif config in by_config and base in by_config and not raw["failures"].get(f"{python}/{_suite_of(row)}/{base}"):
+            iv = paired.median_interval(paired.ratios(by_config[config], by_config[base]))
+            out.append(PairedRow(f"{row} {iv.text() if iv else '(too few rounds)'}", iv))
+    return out
+
+
 def _suite_of(row: str) -> str:
     return row.split(" ")[0] if row.endswith(("(whole process)", "test suite", INSIDE_PYTEST)) else "workloads"
 
@@ -133,9 +181,14 @@ def table(raw: dict[str, Any], python: str, metric: str) -> tuple[list[str], dic
             else:
                 cells[config] = Cell(None, None, 0)
         out[row] = cells
-    order = [SHORT_TEST_NAMES[k] for k in SHORT_TEST_NAMES if SHORT_TEST_NAMES[k] in out]
-    order += sorted(r for r in out if r not in order)
-    return configs, {r: out[r] for r in order}
+    return configs, {r: out[r] for r in _ordered(out)}
+
+
+def _ordered(rows: Iterable[str]) -> list[str]:
+    """The workload tests in their own order, then the suites by name."""
+    rows = list(rows)
+    order = [name for name in SHORT_TEST_NAMES.values() if name in rows]
+    return order + sorted(r for r in rows if r not in order)
 
 
 def spread(raw: dict[str, Any], python: str, row: str, config: str, metric: str) -> float | None:
@@ -177,12 +230,24 @@ def _verdict(checks: list[tuple[str, bool]]) -> str:
     return f"**not met** ({len(checks) - len(misses)}/{len(checks)} rows; missed: {', '.join(misses)})"
 
 
+def _paired_limit(raw: dict[str, Any], t: Target) -> str:
+    """The verdict from each row's interval of per-round CPU ratios, against the target's limit."""
+    assert t.limit is not None
+    return paired.verdict([(r.text, r.against(t.limit)) for r in intervals(raw, t.python, t.config)])
+
+
+def _paired_lower(raw: dict[str, Any], python: str, covlens: str, cov: str) -> str:
+    """The verdict from each row's interval of per-round CPU ratios of covlens to coverage.py: below 1 is lower."""
+    return paired.verdict([(r.text, r.against(1.0, strict=True)) for r in intervals(raw, python, covlens, base=cov)])
+
+
 def target_lines(raw: dict[str, Any]) -> list[str]:
-    lines = ["| target | worst row (CPU) | verdict on CPU time | verdict on wall-clock time |", "|---|---|---|---|"]
+    lines = ["| target | worst row (CPU) | verdict on CPU time | verdict on wall-clock time | verdict on CPU time, "
+             "95% confidence (paired per-round ratios) |", "|---|---|---|---|---|"]
     pythons = set(raw["pythons"])
     for t in TARGETS:
         if t.python not in pythons:
-            lines.append(f"| {t.text} | – | not measured (Python {t.python} not run) | |")
+            lines.append(f"| {t.text} | – | not measured (Python {t.python} not run) | | |")
             continue
         verdicts = []
         worst = "–"
@@ -202,7 +267,7 @@ def target_lines(raw: dict[str, Any]) -> list[str]:
             if metric == "cpu" and ratios:
                 r, row = max(ratios)
                 worst = f"{r:.2f}× ({row})"
-        lines.append(f"| {t.text} | {worst} | {verdicts[0]} | {verdicts[1]} |")
+        lines.append(f"| {t.text} | {worst} | {verdicts[0]} | {verdicts[1]} | {_paired_limit(raw, t)} |")
     # Lower than coverage.py's ratio on every workload, per covlens configuration and coverage.py core.
     for python in sorted(pythons):
         for covlens in COVLENS_CONFIGS:
@@ -224,11 +289,20 @@ def target_lines(raw: dict[str, Any]) -> list[str]:
                     verdicts.append(_verdict(checks))
                 if len(verdicts) == 2:
                     lines.append(f"| {covlens} lower than {cov} on every workload, {python} | | "
-                                 f"{verdicts[0]} | {verdicts[1]} |")
+                                 f"{verdicts[0]} | {verdicts[1]} | {_paired_lower(raw, python, covlens, cov)} |")
     return lines
 
 
 # ------------------------------------------------------------------------------------------------ render
+
+
+def _ranks_example(runs: int) -> str:
+    found = paired.ranks(runs)
+    return f": the {_nth(found[0])} and {_nth(found[1])} of {runs} rounds" if found else ""
+
+
+def _nth(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def render(raw: dict[str, Any]) -> str:
@@ -266,7 +340,8 @@ def render(raw: dict[str, Any]) -> str:
     out += ["### Targets (issue 7)", "",
             "A target is met only when it holds on every row of the table (each workload test, the whole "
             "workloads process, toolz and boltons both as whole processes and inside pytest). Verdicts on the "
-            "primary metric, CPU time, and on wall-clock time.", ""]
+            "primary metric, CPU time, and on wall-clock time, from the medians of the tables below; the last "
+            "column judges CPU time beyond noise, from paired ratios (see *Noise*).", ""]
     out += target_lines(raw)
 
     out += ["", "### Noise", "",
@@ -274,7 +349,16 @@ def render(raw: dict[str, Any]) -> str:
             "because it is far less disturbed by them than wall-clock time, but it still moves (shared caches): the "
             "last column of each table gives plain pytest's spread (half the range over its median). Ratios "
             "within that spread of a target are not a clear pass or miss; `-noctx` and its contexts-on twin "
-            "(or two runs of the same configuration) differing by a few percent is noise."]
+            "(or two runs of the same configuration) differing by a few percent is noise.",
+            "",
+            "The last column of the targets judges each row by its paired ratios instead: in every round, a "
+            "configuration's time over plain pytest's time in the same round (or over coverage.py's, for the "
+            "comparisons), which cancels the load that changes from one round to the next. Each row shows the "
+            "median of those ratios and the interval that holds the true median with 95% confidence, from the "
+            f"ranks alone (x₍ₖ₎ to x₍ₙ₊₁₋ₖ₎ with k from the binomial distribution{_ranks_example(runs)}), so no shape "
+            "of noise is assumed. A row is met when its whole interval is within the target, missed when the whole "
+            "interval is beyond it, and within noise otherwise: that run cannot tell, and a target with such a row "
+            "is **unsettled**, neither met nor missed."]
     if raw.get("notes"):
         out += ["", "### Notes", ""] + [f"- {note}" for note in raw["notes"]]
     if raw["failures"]:
