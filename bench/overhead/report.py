@@ -8,7 +8,7 @@ import platform
 import statistics
 import subprocess
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,40 +87,34 @@ class Cell:
 INSIDE_PYTEST = "(inside pytest)"
 
 
+def _sample_rows(s: dict[str, Any]) -> Iterator[tuple[str, dict[str, float]]]:
+    """The rows one sample times, with its timings there: each workload test (call phase), the suite's whole process,
+    and the toolz and boltons sessions inside pytest."""
+    for nodeid, t in sorted(s["per_test"].items()):
+        yield SHORT_TEST_NAMES.get(nodeid.split("::")[0], nodeid), t
+    yield (f"{s['suite']} (whole process)" if s["suite"] == "workloads" else f"{s['suite']} test suite"), s
+    if s.get("session"):  # samples of runs before the session plugin existed have none
+        yield f"{s['suite']} test suite {INSIDE_PYTEST}", s["session"]
+
+
 def _rows(raw: dict[str, Any], python: str) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """row -> config -> metric -> values. Rows: each workload test (call phase), each suite's whole process, and
-    the toolz and boltons sessions inside pytest."""
+    """row -> config -> metric -> values."""
     rows: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for s in raw["samples"]:
-        if s["python"] != python:
-            continue
-        for nodeid, t in sorted(s["per_test"].items()):
-            name = SHORT_TEST_NAMES.get(nodeid.split("::")[0], nodeid)
-            for metric, _ in METRICS:
-                rows[name][s["config"]][metric].append(t[metric])
-        whole = f"{s['suite']} (whole process)" if s["suite"] == "workloads" else f"{s['suite']} test suite"
-        for metric, _ in METRICS:
-            rows[whole][s["config"]][metric].append(s[metric])
-        if s.get("session"):  # samples of runs before the session plugin existed have none
-            for metric, _ in METRICS:
-                rows[f"{s['suite']} test suite {INSIDE_PYTEST}"][s["config"]][metric].append(s["session"][metric])
+        if s["python"] == python:
+            for row, timing in _sample_rows(s):
+                for metric, _ in METRICS:
+                    rows[row][s["config"]][metric].append(timing[metric])
     return rows
 
 
 def _by_round(raw: dict[str, Any], python: str, metric: str) -> dict[str, dict[str, dict[int, float]]]:
-    """row -> config -> round -> value (the rows of `_rows`), to pair each configuration with plain pytest's run of
-    the same round."""
+    """row -> config -> round -> value, to pair each configuration with plain pytest's run of the same round."""
     out: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for s in raw["samples"]:
-        if s["python"] != python:
-            continue
-        config, rnd = s["config"], s["round"]
-        for nodeid, t in s["per_test"].items():
-            out[SHORT_TEST_NAMES.get(nodeid.split("::")[0], nodeid)][config][rnd] = t[metric]
-        whole = f"{s['suite']} (whole process)" if s["suite"] == "workloads" else f"{s['suite']} test suite"
-        out[whole][config][rnd] = s[metric]
-        if s.get("session"):
-            out[f"{s['suite']} test suite {INSIDE_PYTEST}"][config][rnd] = s["session"][metric]
+        if s["python"] == python:
+            for row, timing in _sample_rows(s):
+                out[row][s["config"]][s["round"]] = timing[metric]
     return out
 
 
