@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import envs  # noqa: E402
+import paired  # noqa: E402
 import report  # noqa: E402
 import run as overhead  # noqa: E402
 from configs import BY_NAME, PLUGINS, Config  # noqa: E402
@@ -53,7 +54,8 @@ VARIANTS = (
     Variant("no-plugin", "no pytest plugin", MONITOR, ("plugin",)),
     Variant("bare", "neither hook nor plugin", MONITOR, ("hook", "plugin")),
 )
-# (what it is, the variant with it, the variant without it): each part's cost is the difference of their medians.
+# (what it is, the variant with it, the variant without it): each part's cost is the median of their per-round
+# differences.
 PARTS = (
     ("covlens in all, contexts off", "covlens", "plain"),
     ("its LINE events (CPython's instrumentation and covlens's callback)", "covlens", "no-events"),
@@ -136,17 +138,49 @@ def render(raw: dict[str, object]) -> str:
         half = (max(plains) - min(plains)) / 2 / statistics.median(plains) if len(plains) > 1 else None
         cells.append(f"±{half:.0%}" if half is not None else "–")
         out.append(f"| {suite} | " + " | ".join(cells) + " |")
-    out += ["", "What each part costs: the difference of two medians above, in ms and in percent of plain pytest. "
-            "The parts need not add up to the whole: each difference carries the noise of two medians, and a part "
-            "can cost more or less when another is off (fewer objects for the collector to walk, for one).", "",
+    bad = [s for s in samples if s["returncode"] != raw["plain_codes"][s["suite"]]]
+    if bad:
+        out += ["", "**FAIL**: an exit status other than plain pytest's (its time is still counted):"]
+        out += [f"- {s['suite']}, {s['variant']}, round {s['round']}: exit {s['returncode']}; {_first_failure(s)}"
+                for s in bad]
+    out += ["", "What each part costs, paired by round: in each round, the CPU time with the part less the time "
+            "without it (both ran within a minute of each other), in ms and in percent of plain pytest's median; "
+            "the median of those differences, and in brackets the interval that holds the true median with 95% "
+            "confidence (from the ranks alone, as in section 1). An interval that spans 0 means that this run "
+            "cannot tell the part from noise. The parts need not add up to the whole: a part can cost more or "
+            "less when another is off (fewer objects for the collector to walk, for one).", "",
             "| part | " + " | ".join(SUITES) + " |", "|---|" + "---:|" * len(SUITES)]
     for text, with_it, without in PARTS:
         cells = []
         for suite in SUITES:
-            a, b, plain = medians.get((suite, with_it)), medians.get((suite, without)), medians.get((suite, "plain"))
-            cells.append("–" if None in (a, b, plain) else f"{a - b:+.0f} ms ({(a - b) / plain:+.1%})")
+            plain = medians.get((suite, "plain"))
+            a, b = (_by_round(samples, suite, name) for name in (with_it, without))
+            diffs = [(a[r] - b[r]) * 1000 for r in sorted(a) if r in b]
+            iv = paired.median_interval(diffs)
+            if not diffs or not plain:
+                cells.append("–")
+            else:
+                median = statistics.median(diffs)
+                bracket = f" [{iv.low:+.0f}, {iv.high:+.0f}]" if iv else ""
+                cells.append(f"{median:+.0f} ms ({median / plain:+.1%}){bracket}")
         out.append(f"| {text} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
+
+
+def _first_failure(sample: dict) -> str:
+    """The first FAILED line of the run's log, or where the log is."""
+    log = envs.REPO / sample["log"]
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    failed = [line.strip() for line in lines if line.startswith(("FAILED", "ERROR"))]
+    return f"`{failed[0]}`" if failed else f"see `{sample['log']}`"
+
+
+def _by_round(samples: list[dict], suite: str, variant: str) -> dict[int, float]:
+    """round -> CPU time of `variant` on `suite` (rounds it failed to time are left out)."""
+    return {s["round"]: s["cpu"] for s in samples if s["suite"] == suite and s["variant"] == variant and s["cpu"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,7 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default="3.13", metavar="X.Y", help="a Python with sys.monitoring (3.12+)")
     parser.add_argument("--out", type=Path, default=envs.BENCH / "RESULTS.md", help="the Markdown report")
     parser.add_argument("--raw", type=Path, default=envs.WORK / "ablate-raw.json", help="raw samples (JSON)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="re-render --out from the --raw samples of an earlier run, no runs")
     args = parser.parse_args(argv)
+    if args.report_only:
+        envs.write_results(args.out, render(json.loads(args.raw.read_text())))
+        print(f"ablate: wrote {args.out} from {args.raw}")
+        return 0
     command_line = "python bench/overhead/ablate.py " + " ".join(sys.argv[1:] if argv is None else argv)
     started, machine_before = time.time(), report.machine()
     projects = overhead.prepare([args.python], list(SUITES))
