@@ -156,11 +156,11 @@ def render(raw: dict[str, object]) -> str:
             plain = medians.get((suite, "plain"))
             a, b = (_by_round(samples, suite, name) for name in (with_it, without))
             diffs = [(a[r] - b[r]) * 1000 for r in sorted(a) if r in b]
-            iv = paired.median_interval(diffs)
             if not diffs or not plain:
                 cells.append("–")
             else:
                 median = statistics.median(diffs)
+                iv = paired.median_interval(diffs)
                 bracket = f" [{iv.low:+.0f}, {iv.high:+.0f}]" if iv else ""
                 cells.append(f"{median:+.0f} ms ({median / plain:+.1%}){bracket}")
         out.append(f"| {text} | " + " | ".join(cells) + " |")

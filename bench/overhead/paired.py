@@ -59,11 +59,9 @@ def against(interval: Interval | None, limit: float, *, strict: bool = False) ->
     else UNSETTLED: this run cannot tell."""
     if interval is None:
         return UNSETTLED
-    if interval.high < limit or (not strict and interval.high <= limit):
-        return MET
-    if interval.low > limit or (strict and interval.low >= limit):
-        return MISSED
-    return UNSETTLED
+    within = interval.high < limit if strict else interval.high <= limit
+    beyond = interval.low >= limit if strict else interval.low > limit
+    return MET if within else MISSED if beyond else UNSETTLED
 
 
 def verdict(checks: list[tuple[str, str]]) -> str:

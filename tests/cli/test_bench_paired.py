@@ -85,7 +85,7 @@ def test_a_failed_configuration_misses_its_rows(bench: Any) -> None:
                                                          ("toolz test suite (inside pytest) (FAIL, exit 1)", "missed")]
 
 
-def test_the_ablation_costs_a_part_by_its_per_round_differences(bench: Any, tmp_path: Path) -> None:
+def test_the_ablation_costs_a_part_by_its_per_round_differences(bench: Any) -> None:
     _, _, ablate = bench
     load = [1.0, 2.5, 1.1, 2.8, 1.0, 2.6, 1.2, 2.9]  # rounds a loaded machine makes 2-3 times slower
     samples = []

@@ -29,9 +29,9 @@ def test_what_the_cli_and_pytest_both_import_is_imported_with_the_worker_before_
     cli = (prelude + f"for name in {RUN_PATH + ('covlens.__main__',)!r}: __import__(name)\n"
            "sys.modules['covlens.cli']._parser().parse_args(['run', '--quiet', '--json', 'r.json', '--', '-x'])\n"
            "print(' '.join(sorted(set(sys.modules) - base)))")
-    pytest = prelude + "import pytest\nprint(' '.join(sorted(set(sys.modules) - base)))"
+    with_pytest = prelude + "import pytest\nprint(' '.join(sorted(set(sys.modules) - base)))"
     after = [set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True
-                                ).stdout.split()) for code in (cli, pytest)]
+                                ).stdout.split()) for code in (cli, with_pytest)]
     assert after[0] & after[1] == set()
 
 
